@@ -1,0 +1,1 @@
+"""Microsoft Graph calendar and the Microsoft identity platform: models, responses, urls."""

@@ -1,0 +1,230 @@
+"""Outgoing push notifications: real HTTP POSTs to channel and subscription addresses.
+
+Google messages are body-less POSTs, one per change; Graph change notifications to the same URL are
+batched in one `{"value": [...]}` POST per short window. Fault injection decides per message
+whether it is dropped, duplicated or delayed (delays reorder). Deliveries are retried the way each
+provider documents it: Google retries 500/502/503/504, Graph retries any failure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import requests
+
+from calendar_emulator.faults import FaultInjector
+from calendar_emulator.stats import Stats
+
+log = logging.getLogger("calendar_emulator.notifier")
+
+GOOGLE_RETRYABLE = {500, 502, 503, 504}
+SLOW_SECONDS = 2.9  # Graph counts a response slower than this against the endpoint
+
+
+@dataclass
+class Delivery:
+    kind: str  # google | graph | graph_lifecycle
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+    attempt: int = 0
+
+
+@dataclass(order=True)
+class _Entry:
+    due: float
+    seq: int
+    action: str = field(compare=False)  # deliver | graph_item | flush
+    delivery: Delivery | None = field(default=None, compare=False)
+    url: str = field(default="", compare=False)
+    item: dict | None = field(default=None, compare=False)
+    lifecycle: bool = field(default=False, compare=False)
+
+
+class Notifier:
+    def __init__(
+        self,
+        faults: FaultInjector,
+        stats: Stats,
+        workers: int = 8,
+        batch_window: float = 0.05,
+        retry_base: float = 0.5,
+        max_attempts: int = 5,
+        timeout: float = 10.0,
+    ) -> None:
+        self._faults = faults
+        self._stats = stats
+        self._batch_window = batch_window
+        self._retry_base = retry_base
+        self._max_attempts = max_attempts
+        self._timeout = timeout
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._batches: dict[tuple[str, bool], list[dict]] = {}
+        self._in_flight = 0
+        self._stopping = False
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-notify")
+        self._local = threading.local()
+        self._thread = threading.Thread(target=self._run, name="emulator-notifier", daemon=True)
+        self._thread.start()
+
+    # --- enqueueing --------------------------------------------------------------------------
+    def send_google(self, address: str, headers: dict[str, str]) -> None:
+        dropped, copies, delay_ms = self._faults.notification_fate()
+        self._count_fate(dropped, copies)
+        for _ in range(copies):
+            delivery = Delivery("google", address, {"User-Agent": "APIs-Google", **headers})
+            self._push(_Entry(self._due(delay_ms), next(self._seq), "deliver", delivery=delivery))
+
+    def send_graph(self, url: str, item: dict, lifecycle: bool = False) -> None:
+        dropped, copies, delay_ms = self._faults.notification_fate()
+        self._count_fate(dropped, copies)
+        for _ in range(copies):
+            self._push(
+                _Entry(
+                    self._due(delay_ms),
+                    next(self._seq),
+                    "graph_item",
+                    url=url,
+                    item=item,
+                    lifecycle=lifecycle,
+                )
+            )
+
+    def validate_endpoint(self, url: str, token: str) -> bool:
+        """Graph's validation handshake: the endpoint must echo the decoded token as text/plain."""
+        separator = "&" if "?" in url else "?"
+        try:
+            response = self._session().post(
+                f"{url}{separator}validationToken={quote(token, safe='')}",
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+                data=b"",
+                timeout=10,
+            )
+        except requests.RequestException as exc:
+            log.info("validation of %s failed: %s", url, exc)
+            self._stats.count_notification("validation_failed")
+            return False
+        content_type = response.headers.get("content-type", "")
+        ok = response.status_code == 200 and response.text == token and content_type.startswith("text/plain")
+        self._stats.count_notification("validation_ok" if ok else "validation_failed")
+        return ok
+
+    # --- waiting -----------------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap) + self._in_flight + sum(len(b) for b in self._batches.values())
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._heap) + self._in_flight + sum(len(b) for b in self._batches.values()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- internals ---------------------------------------------------------------------------
+    def _due(self, delay_ms: int) -> float:
+        return time.monotonic() + delay_ms / 1000.0
+
+    def _count_fate(self, dropped: bool, copies: int) -> None:
+        if dropped:
+            self._stats.count_notification("dropped")
+        elif copies > 1:
+            self._stats.count_notification("duplicated")
+
+    def _push(self, entry: _Entry) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (not self._heap or self._heap[0].due > time.monotonic()):
+                    wait = self._heap[0].due - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if self._stopping:
+                    return
+                entry = heapq.heappop(self._heap)
+                if entry.action == "graph_item":
+                    key = (entry.url, entry.lifecycle)
+                    batch = self._batches.setdefault(key, [])
+                    batch.append(entry.item)  # type: ignore[arg-type]
+                    if len(batch) == 1:
+                        flush_at = time.monotonic() + self._batch_window
+                        heapq.heappush(
+                            self._heap,
+                            _Entry(
+                                flush_at, next(self._seq), "flush", url=entry.url, lifecycle=entry.lifecycle
+                            ),
+                        )
+                    self._cond.notify_all()
+                    continue
+                if entry.action == "flush":
+                    items = self._batches.pop((entry.url, entry.lifecycle), [])
+                    if not items:
+                        self._cond.notify_all()
+                        continue
+                    entry.delivery = Delivery(
+                        "graph_lifecycle" if entry.lifecycle else "graph",
+                        entry.url,
+                        {"Content-Type": "application/json"},
+                        json.dumps({"value": items}).encode(),
+                    )
+                self._in_flight += 1
+            self._pool.submit(self._deliver, entry.delivery)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # never route loopback deliveries through a proxy
+            self._local.session = session
+        return session
+
+    def _deliver(self, delivery: Delivery) -> None:
+        retry = False
+        try:
+            started = time.monotonic()
+            response = self._session().post(
+                delivery.url, headers=delivery.headers, data=delivery.body or b"", timeout=self._timeout
+            )
+            status = response.status_code
+            if time.monotonic() - started > SLOW_SECONDS:
+                self._stats.count_notification("slow")
+            delivered = 200 <= status < 300 or (delivery.kind == "google" and status == 102)
+            retry = not delivered and (delivery.kind != "google" or status in GOOGLE_RETRYABLE)
+        except requests.RequestException as exc:
+            log.debug("delivery to %s failed: %s", delivery.url, exc)
+            delivered, retry = False, True
+        if delivered:
+            self._stats.count_notification(f"delivered_{delivery.kind}")
+        elif retry and delivery.attempt + 1 < self._max_attempts:
+            delivery.attempt += 1
+            self._stats.count_notification("retried")
+            due = time.monotonic() + self._retry_base * 2 ** (delivery.attempt - 1)
+            self._push(_Entry(due, next(self._seq), "deliver", delivery=delivery))
+        else:
+            self._stats.count_notification(f"failed_{delivery.kind}")
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()

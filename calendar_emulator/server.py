@@ -1,0 +1,74 @@
+"""Serving the emulator: in the foreground (`smvue emulator`) or in a background thread (tests, demo).
+
+Either way it is a real uvicorn server on loopback, so the clients talk real HTTP to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import uvicorn
+
+from calendar_emulator.app import create_app
+from calendar_emulator.state import EmulatorConfig, EmulatorState
+
+
+class EmulatorServer:
+    """A running emulator: `with EmulatorServer() as emu: emu.url`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: EmulatorState | None = None,
+        config: EmulatorConfig | None = None,
+    ) -> None:
+        self.state = state or EmulatorState(config)
+        self.app = create_app(self.state)
+        self._config = uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(self._config)
+        self._thread: threading.Thread | None = None
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> EmulatorServer:
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, name="calendar-emulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"calendar emulator failed to start on {self.host}:{self.port}")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.state.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve_forever(host: str, port: int, config: EmulatorConfig | None = None) -> None:
+    """Foreground server for `smvue emulator`; SIGINT/SIGTERM stop it cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    state = EmulatorState(config)
+    try:
+        uvicorn.run(create_app(state), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        state.close()

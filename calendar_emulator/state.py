@@ -1,0 +1,61 @@
+"""The emulator's whole state: shared identity, both providers' calendars, faults, stats, notifier.
+
+One re-entrant lock guards every mutation; handlers hold it only for in-memory work, never while
+doing network I/O (notifications and validation handshakes run outside it).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from calendar_emulator.clock import Clock
+from calendar_emulator.faults import FaultInjector, FaultPlan
+from calendar_emulator.notifier import Notifier
+from calendar_emulator.stats import Stats
+from calendar_emulator.store import IdentityStore
+
+
+@dataclass
+class EmulatorConfig:
+    graph_max_subscription_minutes: int = 4230
+    google_max_channel_seconds: int = 7 * 24 * 3600
+    access_token_ttl: int = 3600
+    notification_batch_window: float = 0.05
+    notification_retry_base: float = 0.5
+
+
+class EmulatorState:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        from calendar_emulator.google.models import GoogleBackend
+        from calendar_emulator.microsoft.models import GraphBackend
+
+        self.config = config or EmulatorConfig()
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.stats = Stats()
+        self.faults = FaultInjector()
+        self.identity = IdentityStore(self.clock, access_token_ttl=self.config.access_token_ttl)
+        self.notifier = Notifier(
+            self.faults,
+            self.stats,
+            batch_window=self.config.notification_batch_window,
+            retry_base=self.config.notification_retry_base,
+        )
+        self.google = GoogleBackend(self)
+        self.microsoft = GraphBackend(self)
+
+    def backend(self, provider: str):
+        return self.google if provider == "google" else self.microsoft
+
+    def apply_faults(self, plan: FaultPlan) -> None:
+        with self.lock:
+            self.faults.set(plan)
+            if plan.expire_sync_tokens:
+                self.google.invalidate_sync_tokens()
+                self.microsoft.invalidate_sync_tokens()
+            if plan.expire_access_tokens:
+                self.identity.expire_access_tokens()
+
+    def close(self) -> None:
+        self.notifier.stop()
