@@ -12,7 +12,7 @@ from pathlib import Path
 
 GOOGLE_API_BASE = "https://www.googleapis.com/calendar/v3/"
 GOOGLE_AUTH_BASE = "https://accounts.google.com/o/oauth2/"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GRAPH_API_BASE = "https://graph.microsoft.com/v1.0/"
 MS_AUTHORITY = "https://login.microsoftonline.com/common"
