@@ -1,0 +1,199 @@
+"""Connections, their encrypted credentials, and their calendars."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from smvue_pipeline.opstore.db import OpStore, utc_now_iso
+from smvue_pipeline.providers.base import CalendarInfo
+from smvue_pipeline.security.cipher import TokenCipher
+
+STATUSES = ("connected", "syncing", "needs_reconnect", "disconnected", "error")
+SYNCABLE = ("connected", "syncing", "error")
+
+
+@dataclass
+class Connection:
+    connection_id: str
+    manager_id: str
+    provider: str
+    account_email: str | None
+    status: str
+    last_synced_at: str | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+    disconnected_at: str | None
+    has_credentials: bool
+
+
+def _row_to_connection(row) -> Connection:
+    return Connection(
+        connection_id=row["connection_id"],
+        manager_id=row["manager_id"],
+        provider=row["provider"],
+        account_email=row["account_email"],
+        status=row["status"],
+        last_synced_at=row["last_synced_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        disconnected_at=row["disconnected_at"],
+        has_credentials=row["secret"] is not None,
+    )
+
+
+class ConnectionRepository:
+    def __init__(self, store: OpStore, cipher: TokenCipher) -> None:
+        self.store = store
+        self.cipher = cipher
+
+    # --- connections -------------------------------------------------------------------------
+    def connect(self, manager_id: str, provider: str, account_email: str, credentials: str) -> Connection:
+        """Create the manager's connection for this provider, or revive it on reconnect.
+
+        Reconnecting keeps the connection id, so stored cursors (in the warehouse) still apply.
+        """
+        now = utc_now_iso()
+        secret = self.cipher.encrypt(credentials)
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT connection_id FROM connections WHERE manager_id = ? AND provider = ?",
+                (manager_id, provider),
+            ).fetchone()
+            if row is None:
+                connection_id = f"conn_{uuid.uuid4().hex[:16]}"
+                conn.execute(
+                    """INSERT INTO connections (connection_id, manager_id, provider, account_email, status,
+                           secret, created_at, updated_at)
+                       VALUES (?, ?, ?, ?, 'connected', ?, ?, ?)""",
+                    (connection_id, manager_id, provider, account_email, secret, now, now),
+                )
+            else:
+                connection_id = row["connection_id"]
+                conn.execute(
+                    """UPDATE connections SET account_email = ?, status = 'connected', secret = ?,
+                           last_error = NULL, disconnected_at = NULL, updated_at = ?
+                       WHERE connection_id = ?""",
+                    (account_email, secret, now, connection_id),
+                )
+        return self.get(connection_id)  # type: ignore[return-value]
+
+    def get(self, connection_id: str) -> Connection | None:
+        row = self.store.query_one("SELECT * FROM connections WHERE connection_id = ?", (connection_id,))
+        return _row_to_connection(row) if row else None
+
+    def list(self, statuses: tuple[str, ...] | None = None) -> list[Connection]:
+        if statuses:
+            marks = ",".join("?" * len(statuses))
+            rows = self.store.query(
+                f"SELECT * FROM connections WHERE status IN ({marks}) ORDER BY created_at", statuses
+            )
+        else:
+            rows = self.store.query("SELECT * FROM connections ORDER BY created_at")
+        return [_row_to_connection(r) for r in rows]
+
+    def set_status(self, connection_id: str, status: str, error: str | None = None, synced: bool = False) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown connection status {status!r}")
+        now = utc_now_iso()
+        with self.store.transaction() as conn:
+            # A disconnected connection stays disconnected whatever a late sync reports.
+            conn.execute(
+                f"""UPDATE connections SET status = ?, last_error = ?, updated_at = ?
+                       {", last_synced_at = ?" if synced else ""}
+                   WHERE connection_id = ? AND status <> 'disconnected'""",
+                (status, error, now, *((now,) if synced else ()), connection_id),
+            )
+
+    def disconnect(self, connection_id: str) -> None:
+        """Forget the credentials and stop syncing; meetings and events stay."""
+        now = utc_now_iso()
+        with self.store.transaction() as conn:
+            conn.execute(
+                """UPDATE connections SET status = 'disconnected', secret = NULL, disconnected_at = ?,
+                       updated_at = ? WHERE connection_id = ?""",
+                (now, now, connection_id),
+            )
+
+    # --- credentials -------------------------------------------------------------------------
+    def credentials(self, connection_id: str) -> str | None:
+        row = self.store.query_one("SELECT secret FROM connections WHERE connection_id = ?", (connection_id,))
+        if row is None or row["secret"] is None:
+            return None
+        return self.cipher.decrypt(row["secret"])
+
+    def save_credentials(self, connection_id: str, credentials: str) -> None:
+        """Store refreshed credentials (refresh tokens rotate), unless the connection was disconnected."""
+        secret = self.cipher.encrypt(credentials)
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE connections SET secret = ?, updated_at = ? WHERE connection_id = ? AND secret IS NOT NULL",
+                (secret, utc_now_iso(), connection_id),
+            )
+
+    def rotate_secrets(self) -> int:
+        """Re-encrypt every stored secret under the primary key (after a new key was put first)."""
+        rotated = 0
+        with self.store.transaction() as conn:
+            for row in conn.execute("SELECT connection_id, secret FROM connections WHERE secret IS NOT NULL"):
+                conn.execute(
+                    "UPDATE connections SET secret = ? WHERE connection_id = ?",
+                    (self.cipher.rotate(row["secret"]), row["connection_id"]),
+                )
+                rotated += 1
+            for row in conn.execute("SELECT state, flow FROM oauth_states"):
+                conn.execute(
+                    "UPDATE oauth_states SET flow = ? WHERE state = ?", (self.cipher.rotate(row["flow"]), row["state"])
+                )
+                rotated += 1
+        return rotated
+
+    # --- calendars ---------------------------------------------------------------------------
+    def save_calendars(self, connection_id: str, calendars: list[CalendarInfo], selected: set[str] | None = None) -> None:
+        """Record the account's calendars; the primary one is selected by default (F3)."""
+        now = utc_now_iso()
+        with self.store.transaction() as conn:
+            for cal in calendars:
+                is_selected = cal.is_primary if selected is None else cal.calendar_id in selected
+                conn.execute(
+                    """INSERT INTO calendars (connection_id, calendar_id, name, is_primary, is_selected, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (connection_id, calendar_id) DO UPDATE SET
+                           name = excluded.name, is_primary = excluded.is_primary,
+                           is_selected = CASE WHEN ? THEN excluded.is_selected ELSE calendars.is_selected END,
+                           updated_at = excluded.updated_at""",
+                    (
+                        connection_id,
+                        cal.calendar_id,
+                        cal.name,
+                        int(cal.is_primary),
+                        int(is_selected),
+                        now,
+                        selected is not None,
+                    ),
+                )
+
+    def select_calendars(self, connection_id: str, calendar_ids: set[str]) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE calendars SET is_selected = (calendar_id IN (SELECT value FROM json_each(?))) "
+                "WHERE connection_id = ?",
+                (_json_list(calendar_ids), connection_id),
+            )
+
+    def calendars(self, connection_id: str, selected_only: bool = True) -> list[CalendarInfo]:
+        rows = self.store.query(
+            "SELECT calendar_id, name, is_primary FROM calendars WHERE connection_id = ?"
+            + (" AND is_selected = 1" if selected_only else "")
+            + " ORDER BY is_primary DESC, name",
+            (connection_id,),
+        )
+        return [CalendarInfo(r["calendar_id"], r["name"], bool(r["is_primary"])) for r in rows]
+
+
+def _json_list(values: set[str]) -> str:
+    import json
+
+    return json.dumps(sorted(values))

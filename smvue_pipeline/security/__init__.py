@@ -1,0 +1,1 @@
+"""Secrets at rest: token encryption and key rotation."""

@@ -1,0 +1,185 @@
+"""Syncing calendars: decide full or incremental, fetch through the provider session, apply.
+
+Fetching (network) runs concurrently across connections; applying (DuckDB) runs on the caller's
+thread, one transaction per calendar. The engine never branches on the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from smvue_pipeline.providers.base import (
+    CalendarInfo,
+    CursorExpired,
+    EventRecord,
+    ProviderError,
+    ProviderSession,
+    Removal,
+    RequestStats,
+    SyncWindow,
+)
+from smvue_pipeline.sync.raw_store import ApplyCounts, SyncState, apply_calendar, load_states
+from smvue_pipeline.sync.window import sync_window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CalendarPlan:
+    calendar: CalendarInfo
+    mode: str  # full | incremental
+    reason: str
+    cursor: str | None
+    window: SyncWindow
+
+
+@dataclass
+class ConnectionJob:
+    """One connection to sync: how to open its session, and the calendars to cover."""
+
+    connection_id: str
+    provider: str
+    open_session: Callable[[], ProviderSession]
+    calendars: list[CalendarInfo]
+    force_full: bool = False
+
+
+@dataclass
+class FetchedCalendar:
+    plan: CalendarPlan
+    events: list[EventRecord]
+    removals: list[Removal]
+    cursor: str | None
+    full: bool
+    mode: str  # full | incremental | full_after_410
+
+
+@dataclass
+class CalendarResult:
+    calendar_id: str
+    mode: str
+    counts: ApplyCounts
+
+
+@dataclass
+class ConnectionResult:
+    connection_id: str
+    provider: str
+    calendars: list[CalendarResult] = field(default_factory=list)
+    stats: RequestStats = field(default_factory=RequestStats)
+    error: ProviderError | Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(c.counts, attr) for c in self.calendars)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        now: Callable[[], datetime],
+        past_days: int = 90,
+        future_days: int = 30,
+        max_workers: int = 4,
+    ) -> None:
+        self.con = con
+        self.now = now
+        self.past_days = past_days
+        self.future_days = future_days
+        self.max_workers = max_workers
+
+    # --- planning ----------------------------------------------------------------------------
+    def plan(self, state: SyncState | None, calendar: CalendarInfo, force_full: bool, window: SyncWindow) -> CalendarPlan:
+        if force_full:
+            return CalendarPlan(calendar, "full", "requested", None, window)
+        if state is None or not state.cursor:
+            return CalendarPlan(calendar, "full", "no cursor yet", None, window)
+        if state.window.end < window.end:
+            return CalendarPlan(calendar, "full", "window rolled forward", None, window)
+        return CalendarPlan(calendar, "incremental", "cursor", state.cursor, state.window)
+
+    # --- fetching ----------------------------------------------------------------------------
+    @staticmethod
+    def fetch(session: ProviderSession, plan: CalendarPlan, window: SyncWindow) -> FetchedCalendar:
+        calendar_id = plan.calendar.calendar_id
+        if plan.mode == "incremental":
+            try:
+                return _collect(session.incremental_sync(calendar_id, plan.cursor or ""), plan, False, "incremental")
+            except CursorExpired:
+                log.info("cursor expired for calendar %s; full resync", calendar_id)
+                plan = CalendarPlan(plan.calendar, "full", "cursor expired (410)", None, window)
+                return _collect(session.full_sync(calendar_id, window), plan, True, "full_after_410")
+        return _collect(session.full_sync(calendar_id, plan.window), plan, True, "full")
+
+    # --- running -----------------------------------------------------------------------------
+    def run(self, jobs: Iterable[ConnectionJob]) -> list[ConnectionResult]:
+        jobs = list(jobs)
+        window = sync_window(self.now(), self.past_days, self.future_days)
+        states = load_states(self.con)
+        results: dict[str, ConnectionResult] = {}
+
+        def fetch_connection(job: ConnectionJob) -> tuple[ConnectionJob, list[FetchedCalendar], RequestStats]:
+            session = job.open_session()
+            fetched = []
+            try:
+                for calendar in job.calendars:
+                    plan = self.plan(
+                        states.get((job.connection_id, calendar.calendar_id)), calendar, job.force_full, window
+                    )
+                    fetched.append(self.fetch(session, plan, window))
+            finally:
+                # Stats survive a failure half-way, so the run reports what it spent.
+                stats = session.stats
+            return job, fetched, stats
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(jobs) or 1))) as pool:
+            futures = {pool.submit(fetch_connection, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                result = ConnectionResult(job.connection_id, job.provider)
+                results[job.connection_id] = result
+                try:
+                    _, fetched, result.stats = future.result()
+                except Exception as exc:  # one connection's failure never stops the others
+                    result.error = exc
+                    continue
+                for item in fetched:
+                    counts = apply_calendar(
+                        self.con,
+                        connection_id=job.connection_id,
+                        provider=job.provider,
+                        calendar_id=item.plan.calendar.calendar_id,
+                        calendar_name=item.plan.calendar.name,
+                        events=item.events,
+                        removals=item.removals,
+                        cursor=item.cursor,
+                        window=window if item.full else item.plan.window,
+                        full=item.full,
+                        now=self.now(),
+                    )
+                    result.calendars.append(CalendarResult(item.plan.calendar.calendar_id, item.mode, counts))
+        return [results[job.connection_id] for job in jobs if job.connection_id in results]
+
+
+def _collect(pages, plan: CalendarPlan, full: bool, mode: str) -> FetchedCalendar:
+    events: list[EventRecord] = []
+    removals: list[Removal] = []
+    cursor = None
+    for page in pages:
+        events.extend(page.events)
+        removals.extend(page.removals)
+        if page.cursor:
+            cursor = page.cursor
+    # Later pages win: an event listed twice (replays happen) keeps its last version.
+    deduped = list({e.event_id: e for e in events}.values())
+    return FetchedCalendar(plan, deduped, removals, cursor, full, mode)
