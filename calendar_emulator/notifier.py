@@ -100,15 +100,16 @@ class Notifier:
                 )
             )
 
-    def validate_endpoint(self, url: str, token: str) -> bool:
-        """Graph's validation handshake: the endpoint must echo the decoded token as text/plain."""
+    def validate_endpoint(self, url: str, token: str, timeout: float = 10.0) -> bool:
+        """Graph's validation handshake: the endpoint must echo the decoded token as text/plain
+        within `timeout` seconds (Graph allows 10)."""
         separator = "&" if "?" in url else "?"
         try:
             response = self._session().post(
                 f"{url}{separator}validationToken={quote(token, safe='')}",
                 headers={"Content-Type": "text/plain; charset=utf-8"},
                 data=b"",
-                timeout=10,
+                timeout=timeout,
             )
         except requests.RequestException as exc:
             log.info("validation of %s failed: %s", url, exc)

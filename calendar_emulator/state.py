@@ -19,6 +19,7 @@ from calendar_emulator.store import IdentityStore
 @dataclass
 class EmulatorConfig:
     graph_max_subscription_minutes: int = 4230
+    graph_validation_timeout: float = 10.0  # seconds a notificationUrl has to answer the handshake
     google_max_channel_seconds: int = 7 * 24 * 3600
     access_token_ttl: int = 3600
     notification_batch_window: float = 0.05

@@ -1,0 +1,73 @@
+"""Routes of Microsoft Graph (/microsoft/v1.0/...) and the identity platform (/microsoft/{tenant}/...).
+
+Every mailbox path is served both as `me/...` and as `users/{id-or-email}/...` for the signed-in user.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from calendar_emulator.microsoft.identity import IdentityEndpoints
+from calendar_emulator.microsoft.responses import GraphResponses
+from calendar_emulator.state import EmulatorState
+
+GRAPH = "/microsoft/v1.0"
+MAILBOX_PREFIXES = (f"{GRAPH}/me", f"{GRAPH}/users/{{user_ref}}")
+
+
+def routes(state: EmulatorState) -> list[Route]:
+    graph = GraphResponses(state)
+    identity = IdentityEndpoints(state)
+    mailbox_paths = [
+        ("", graph.me, ["GET"]),
+        ("/calendars", graph.list_calendars, ["GET"]),
+        ("/calendars/{calendar_id}", graph.get_calendar, ["GET"]),
+        ("/calendar", graph.get_calendar, ["GET"]),
+        ("/calendarView", graph.calendar_view, ["GET"]),
+        ("/calendar/calendarView", graph.calendar_view, ["GET"]),
+        ("/calendars/{calendar_id}/calendarView", graph.calendar_view, ["GET"]),
+        ("/calendarView/delta", graph.delta, ["GET"]),
+        ("/calendar/calendarView/delta", graph.delta, ["GET"]),
+        ("/calendars/{calendar_id}/calendarView/delta", graph.delta, ["GET"]),
+        ("/events", graph.list_events, ["GET"]),
+        ("/events", graph.create_event, ["POST"]),
+        ("/calendar/events", graph.list_events, ["GET"]),
+        ("/calendar/events", graph.create_event, ["POST"]),
+        ("/calendars/{calendar_id}/events", graph.list_events, ["GET"]),
+        ("/calendars/{calendar_id}/events", graph.create_event, ["POST"]),
+        ("/events/{event_id}", graph.get_event, ["GET"]),
+        ("/events/{event_id}", graph.update_event, ["PATCH"]),
+        ("/events/{event_id}", graph.delete_event, ["DELETE"]),
+        ("/calendars/{calendar_id}/events/{event_id}", graph.get_event, ["GET"]),
+        ("/calendars/{calendar_id}/events/{event_id}", graph.update_event, ["PATCH"]),
+        ("/calendars/{calendar_id}/events/{event_id}", graph.delete_event, ["DELETE"]),
+        ("/events/{event_id}/cancel", graph.cancel_event, ["POST"]),
+        ("/events/{event_id}/instances", graph.instances, ["GET"]),
+    ]
+    found = [
+        Route(prefix + path, endpoint, methods=methods)
+        for prefix in MAILBOX_PREFIXES
+        for path, endpoint, methods in mailbox_paths
+    ]
+    found += [
+        Route(f"{GRAPH}/subscriptions", graph.create_subscription, methods=["POST"]),
+        Route(f"{GRAPH}/subscriptions", graph.list_subscriptions, methods=["GET"]),
+        Route(f"{GRAPH}/subscriptions/{{subscription_id}}", graph.get_subscription, methods=["GET"]),
+        Route(f"{GRAPH}/subscriptions/{{subscription_id}}", graph.renew_subscription, methods=["PATCH"]),
+        Route(f"{GRAPH}/subscriptions/{{subscription_id}}", graph.delete_subscription, methods=["DELETE"]),
+        Route(
+            f"{GRAPH}/subscriptions/{{subscription_id}}/reauthorize",
+            graph.reauthorize_subscription,
+            methods=["POST"],
+        ),
+        Route(
+            "/microsoft/{tenant}/v2.0/.well-known/openid-configuration",
+            identity.openid_configuration,
+            methods=["GET"],
+        ),
+        Route("/microsoft/{tenant}/discovery/instance", identity.instance_discovery, methods=["GET"]),
+        Route("/microsoft/{tenant}/discovery/v2.0/keys", identity.keys, methods=["GET"]),
+        Route("/microsoft/{tenant}/oauth2/v2.0/authorize", identity.authorize, methods=["GET"]),
+        Route("/microsoft/{tenant}/oauth2/v2.0/token", identity.token, methods=["POST"]),
+    ]
+    return found
