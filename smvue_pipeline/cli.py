@@ -24,6 +24,41 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(keep=args.keep)
 
 
+def _status(args: argparse.Namespace) -> None:
+    from smvue_pipeline.opstore import OpStore
+    from smvue_pipeline.opstore.connections import ConnectionRepository
+    from smvue_pipeline.security.cipher import TokenCipher
+    from smvue_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.opstore_path.exists():
+        raise CliError(f"no operational store at {settings.opstore_path} (nothing connected yet)")
+    repo = ConnectionRepository(OpStore(settings.opstore_path), TokenCipher(settings.secret_key()))
+    connections = repo.list()
+    if not connections:
+        print("no connections")
+    for c in connections:
+        error = (c.last_error or "-").replace("\n", " ")
+        print(
+            f"{c.connection_id}  {c.provider:<9}  {c.status:<15}  last sync {c.last_synced_at or 'never'}  last error {error}"
+        )
+
+
+def _rotate_key(args: argparse.Namespace) -> None:
+    from smvue_pipeline.opstore import OpStore
+    from smvue_pipeline.opstore.connections import ConnectionRepository
+    from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
+    from smvue_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    try:
+        cipher = TokenCipher(settings.secret_key())
+        count = ConnectionRepository(OpStore(settings.opstore_path), cipher).rotate_secrets()
+    except (ValueError, SecretDecryptError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"re-encrypted {count} stored secrets under the first key of SMVUE_SECRET_KEY")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smvue", description="SMVue calendar pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest Graph subscription the emulator grants",
     )
     emulator.set_defaults(func=_emulator)
+
+    status = commands.add_parser("status", help="one line per connection")
+    status.set_defaults(func=_status)
+
+    rotate = commands.add_parser(
+        "rotate-key", help="re-encrypt stored tokens under the first key of SMVUE_SECRET_KEY (new,old)"
+    )
+    rotate.set_defaults(func=_rotate_key)
 
     demo = commands.add_parser("demo", help="the end-to-end scenario behind `make demo`")
     demo.add_argument("--keep", action="store_true", help="leave the services running afterwards")

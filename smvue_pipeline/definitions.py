@@ -1,5 +1,17 @@
-"""The Dagster code location: every asset, check, job, sensor, schedule and resource of SMVue."""
+"""The Dagster code location: every asset, check, job, sensor, schedule and resource of SMVue.
+
+Importing this module reads the environment only; no file or network I/O happens until a run.
+"""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from smvue_pipeline.assets.app_tables import app_tables
+from smvue_pipeline.assets.raw_events import raw_calendar_events
+from smvue_pipeline.jobs import sync_calendars_job
+from smvue_pipeline.resources.bindings import build_resources
+
+defs = dg.Definitions(
+    assets=[raw_calendar_events, app_tables],
+    jobs=[sync_calendars_job],
+    resources=build_resources(),
+)

@@ -94,7 +94,9 @@ class ConnectionRepository:
             rows = self.store.query("SELECT * FROM connections ORDER BY created_at")
         return [_row_to_connection(r) for r in rows]
 
-    def set_status(self, connection_id: str, status: str, error: str | None = None, synced: bool = False) -> None:
+    def set_status(
+        self, connection_id: str, status: str, error: str | None = None, synced: bool = False
+    ) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown connection status {status!r}")
         now = utc_now_iso()
@@ -145,13 +147,16 @@ class ConnectionRepository:
                 rotated += 1
             for row in conn.execute("SELECT state, flow FROM oauth_states"):
                 conn.execute(
-                    "UPDATE oauth_states SET flow = ? WHERE state = ?", (self.cipher.rotate(row["flow"]), row["state"])
+                    "UPDATE oauth_states SET flow = ? WHERE state = ?",
+                    (self.cipher.rotate(row["flow"]), row["state"]),
                 )
                 rotated += 1
         return rotated
 
     # --- calendars ---------------------------------------------------------------------------
-    def save_calendars(self, connection_id: str, calendars: list[CalendarInfo], selected: set[str] | None = None) -> None:
+    def save_calendars(
+        self, connection_id: str, calendars: list[CalendarInfo], selected: set[str] | None = None
+    ) -> None:
         """Record the account's calendars; the primary one is selected by default (F3)."""
         now = utc_now_iso()
         with self.store.transaction() as conn:

@@ -26,7 +26,9 @@ class ChangeQueue:
     def __init__(self, store: OpStore) -> None:
         self.store = store
 
-    def enqueue(self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False) -> int:
+    def enqueue(
+        self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False
+    ) -> int:
         conn = self.store.connection()
         cur = conn.execute(
             "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)",
@@ -83,5 +85,10 @@ class ChangeQueue:
 
 def _row(r) -> QueuedChange:
     return QueuedChange(
-        r["queue_id"], r["connection_id"], r["calendar_id"], r["reason"], bool(r["full_sync"]), r["received_at"]
+        r["queue_id"],
+        r["connection_id"],
+        r["calendar_id"],
+        r["reason"],
+        bool(r["full_sync"]),
+        r["received_at"],
     )

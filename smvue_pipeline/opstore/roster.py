@@ -40,7 +40,9 @@ class RosterRepository:
             )
         return existed is None
 
-    def upsert_team_member(self, rep_id: str, manager_id: str, name: str, email: str, start_date: str | None) -> bool:
+    def upsert_team_member(
+        self, rep_id: str, manager_id: str, name: str, email: str, start_date: str | None
+    ) -> bool:
         now = utc_now_iso()
         with self.store.transaction() as conn:
             existed = conn.execute("SELECT 1 FROM team_members WHERE rep_id = ?", (rep_id,)).fetchone()
@@ -58,7 +60,9 @@ class RosterRepository:
             return conn.execute("DELETE FROM team_members WHERE rep_id = ?", (rep_id,)).rowcount > 0
 
     def manager(self, manager_id: str) -> Manager | None:
-        row = self.store.query_one("SELECT manager_id, name, email FROM managers WHERE manager_id = ?", (manager_id,))
+        row = self.store.query_one(
+            "SELECT manager_id, name, email FROM managers WHERE manager_id = ?", (manager_id,)
+        )
         return Manager(row["manager_id"], row["name"], row["email"]) if row else None
 
     def managers(self) -> list[Manager]:
@@ -73,7 +77,9 @@ class RosterRepository:
         if manager_id is None:
             rows = self.store.query("SELECT * FROM team_members ORDER BY manager_id, rep_id")
         else:
-            rows = self.store.query("SELECT * FROM team_members WHERE manager_id = ? ORDER BY rep_id", (manager_id,))
+            rows = self.store.query(
+                "SELECT * FROM team_members WHERE manager_id = ? ORDER BY rep_id", (manager_id,)
+            )
         return [_member(r) for r in rows]
 
 

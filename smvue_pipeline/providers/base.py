@@ -43,6 +43,10 @@ class EventNotFound(ProviderError):
     """The event does not exist (or no longer exists) on the calendar."""
 
 
+class EventConflict(ProviderError):
+    """The id is taken (Google 409 duplicate) or the write raced another (412)."""
+
+
 class WatchRefused(ProviderError):
     """The provider would not create the channel / subscription (e.g. validation failed)."""
 
@@ -182,12 +186,20 @@ class ProviderSession(ABC):
         """What changed since the cursor; raises CursorExpired when the provider says 410."""
 
     @abstractmethod
-    def watch(self, calendar_id: str, address: str, secret: str, expires_at: datetime, lifecycle_address: str) -> WatchInfo:
+    def watch(
+        self, calendar_id: str, address: str, secret: str, expires_at: datetime, lifecycle_address: str
+    ) -> WatchInfo:
         """Create a channel / subscription delivering to `address`, verified with `secret`."""
 
     @abstractmethod
     def renew_watch(
-        self, calendar_id: str, watch: WatchInfo, address: str, secret: str, expires_at: datetime, lifecycle_address: str
+        self,
+        calendar_id: str,
+        watch: WatchInfo,
+        address: str,
+        secret: str,
+        expires_at: datetime,
+        lifecycle_address: str,
     ) -> WatchInfo:
         """Extend a watch (Graph: PATCH) or replace it (Google: a new channel; the caller stops the old)."""
 

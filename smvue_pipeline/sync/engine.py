@@ -99,7 +99,9 @@ class SyncEngine:
         self.max_workers = max_workers
 
     # --- planning ----------------------------------------------------------------------------
-    def plan(self, state: SyncState | None, calendar: CalendarInfo, force_full: bool, window: SyncWindow) -> CalendarPlan:
+    def plan(
+        self, state: SyncState | None, calendar: CalendarInfo, force_full: bool, window: SyncWindow
+    ) -> CalendarPlan:
         if force_full:
             return CalendarPlan(calendar, "full", "requested", None, window)
         if state is None or not state.cursor:
@@ -114,7 +116,9 @@ class SyncEngine:
         calendar_id = plan.calendar.calendar_id
         if plan.mode == "incremental":
             try:
-                return _collect(session.incremental_sync(calendar_id, plan.cursor or ""), plan, False, "incremental")
+                return _collect(
+                    session.incremental_sync(calendar_id, plan.cursor or ""), plan, False, "incremental"
+                )
             except CursorExpired:
                 log.info("cursor expired for calendar %s; full resync", calendar_id)
                 plan = CalendarPlan(plan.calendar, "full", "cursor expired (410)", None, window)
@@ -134,7 +138,10 @@ class SyncEngine:
             try:
                 for calendar in job.calendars:
                     plan = self.plan(
-                        states.get((job.connection_id, calendar.calendar_id)), calendar, job.force_full, window
+                        states.get((job.connection_id, calendar.calendar_id)),
+                        calendar,
+                        job.force_full,
+                        window,
                     )
                     fetched.append(self.fetch(session, plan, window))
             finally:

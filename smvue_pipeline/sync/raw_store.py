@@ -139,7 +139,7 @@ def apply_calendar(
         # Keep what overlaps the window, and updates to rows we already hold (an event moving out
         # of the window must not stay behind at its old time). The rest enters with the window.
         con.execute(
-            f"""
+            """
             CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT s.* FROM staged_events s
             WHERE (s.end_at > $start AND s.start_at < $end)
@@ -192,7 +192,11 @@ def apply_calendar(
 
 
 def _apply_removals(
-    con: duckdb.DuckDBPyConnection, key: tuple[str, str], removals: list[Removal], window: SyncWindow, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    key: tuple[str, str],
+    removals: list[Removal],
+    window: SyncWindow,
+    now: datetime,
 ) -> int:
     if not removals:
         return 0
@@ -220,7 +224,9 @@ def _apply_removals(
         con.unregister("removed_events")
 
 
-def _cancel_missing(con: duckdb.DuckDBPyConnection, key: tuple[str, str], window: SyncWindow, now: datetime) -> int:
+def _cancel_missing(
+    con: duckdb.DuckDBPyConnection, key: tuple[str, str], window: SyncWindow, now: datetime
+) -> int:
     """After a complete full listing, live rows inside the window that it did not return are gone."""
     return con.execute(
         """

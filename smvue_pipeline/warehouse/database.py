@@ -32,7 +32,9 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def open_database(path: str | Path, key: str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def open_database(
+    path: str | Path, key: str | None = None, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """A connection whose default catalog is the database at `path`."""
     con = duckdb.connect()
     options = []
@@ -56,7 +58,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def writer(path: str | Path, published: str | Path | None, key: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(
+    path: str | Path, published: str | Path | None, key: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one way runs write the warehouse: commit, checkpoint, then publish the snapshot."""
     con = open_database(path, key)
     try:

@@ -1,0 +1,1 @@
+"""Calendar providers behind one interface (`base.CalendarProvider`): Google and Outlook."""

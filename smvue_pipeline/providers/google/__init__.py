@@ -1,0 +1,1 @@
+"""Google Calendar v3 client: OAuth, sync, watch channels and write-back."""

@@ -1,0 +1,1 @@
+"""Dagster resources: one interface per external system (warehouse, operational store, providers)."""

@@ -1,0 +1,1 @@
+"""Dagster sensors: the change queue and the write-back state."""

@@ -1,0 +1,78 @@
+"""Token encryption, key rotation and the operational store's repositories."""
+
+from __future__ import annotations
+
+import pytest
+
+from smvue_pipeline.opstore import OpStore
+from smvue_pipeline.opstore.connections import ConnectionRepository
+from smvue_pipeline.opstore.queue import ChangeQueue
+from smvue_pipeline.providers.base import CalendarInfo
+from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
+
+SECRET = "refresh-token-PLAINTEXT-CANARY"
+
+
+def test_secrets_are_encrypted_at_rest_and_rotate(tmp_path):
+    old, new = TokenCipher.generate_key(), TokenCipher.generate_key()
+    store = OpStore(tmp_path / "op.sqlite")
+    repo = ConnectionRepository(store, TokenCipher(old))
+    conn = repo.connect("m1", "google", "m@x.com", SECRET)
+    store.close()
+    for path in tmp_path.iterdir():
+        assert SECRET.encode() not in path.read_bytes(), path
+
+    rotated = ConnectionRepository(OpStore(tmp_path / "op.sqlite"), TokenCipher(f"{new},{old}"))
+    assert rotated.rotate_secrets() == 1
+    only_new = ConnectionRepository(OpStore(tmp_path / "op.sqlite"), TokenCipher(new))
+    assert only_new.credentials(conn.connection_id) == SECRET
+    only_old = ConnectionRepository(OpStore(tmp_path / "op.sqlite"), TokenCipher(old))
+    with pytest.raises(SecretDecryptError):
+        only_old.credentials(conn.connection_id)
+
+
+def test_bad_key_is_a_clear_error():
+    with pytest.raises(ValueError, match="Fernet keys"):
+        TokenCipher("not-a-key")
+
+
+def test_reconnect_keeps_the_connection_id_and_disconnect_forgets_tokens(tmp_path):
+    repo = ConnectionRepository(OpStore(tmp_path / "op.sqlite"), TokenCipher(TokenCipher.generate_key()))
+    first = repo.connect("m1", "microsoft", "m@x.com", "a")
+    repo.disconnect(first.connection_id)
+    assert repo.credentials(first.connection_id) is None
+    repo.set_status(first.connection_id, "connected", synced=True)  # a late sync cannot revive it
+    assert repo.get(first.connection_id).status == "disconnected"
+    again = repo.connect("m1", "microsoft", "m@x.com", "b")
+    assert again.connection_id == first.connection_id and again.status == "connected"
+    assert repo.credentials(first.connection_id) == "b"
+
+
+def test_primary_calendar_selected_by_default(tmp_path):
+    repo = ConnectionRepository(OpStore(tmp_path / "op.sqlite"), TokenCipher(TokenCipher.generate_key()))
+    conn = repo.connect("m1", "google", "m@x.com", "a")
+    repo.save_calendars(
+        conn.connection_id, [CalendarInfo("p", "Primary", True), CalendarInfo("s", "Side", False)]
+    )
+    assert [c.calendar_id for c in repo.calendars(conn.connection_id)] == ["p"]
+    repo.select_calendars(conn.connection_id, {"p", "s"})
+    repo.save_calendars(
+        conn.connection_id, [CalendarInfo("p", "Primary 2", True), CalendarInfo("s", "Side", False)]
+    )
+    assert [(c.calendar_id, c.name) for c in repo.calendars(conn.connection_id)] == [
+        ("p", "Primary 2"),
+        ("s", "Side"),
+    ]
+
+
+def test_queue_settles_only_what_a_sync_covered(tmp_path):
+    queue = ChangeQueue(OpStore(tmp_path / "op.sqlite"))
+    a = queue.enqueue("c1", "cal1", "google:exists")
+    queue.enqueue("c1", "cal2", "google:exists")
+    queue.enqueue("c1", None, "connect")
+    later = queue.enqueue("c1", "cal1", "google:exists")
+    assert (
+        queue.settle("c1", ["cal1"], up_to_id=later - 1) == 2
+    )  # cal1's first row and the connection-wide row
+    assert [q.calendar_id for q in queue.pending()] == ["cal2", "cal1"]
+    assert queue.oldest(later).queue_id > a
