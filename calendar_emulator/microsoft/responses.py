@@ -334,7 +334,15 @@ class GraphResponses:
         body: dict = {"@odata.context": f"{GRAPH}/$metadata#Collection(event)", "value": items}
         if following is not None:
             skiptoken = delta_rounds.sign(
-                secret, {"k": "s", "r": round_.round_id, "o": following, "u": mailbox.user.user_id}
+                secret,
+                {
+                    "k": "s",
+                    "r": round_.round_id,
+                    "o": following,
+                    "u": mailbox.user.user_id,
+                    "s": round_.window[0].isoformat(),
+                    "e": round_.window[1].isoformat(),
+                },
             )
             body["@odata.nextLink"] = f"{base}?$skiptoken={skiptoken}"
         else:
@@ -370,10 +378,7 @@ class GraphResponses:
         payload = self._token(mailbox, calendar_id, skip, "s", base)
         round_ = self.backend.delta_rounds.get(payload.get("r", ""))
         if round_ is None or round_.generation != mailbox.generation:
-            window = (round_.window[0].isoformat(), round_.window[1].isoformat()) if round_ else None
-            raise sync_state_gone(
-                self._fresh_query(base, {"s": window[0], "e": window[1]} if window else None)
-            )
+            raise sync_state_gone(self._fresh_query(base, payload))
         if round_.calendar_id != calendar_id:
             raise odata.bad_query("The $skiptoken belongs to another calendar.")
         if not isinstance(payload.get("o"), int) or not 0 <= payload["o"] <= len(round_.stream):
