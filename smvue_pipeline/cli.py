@@ -19,7 +19,7 @@ def _emulator(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from smvue_pipeline.demo import run_demo
+    from smvue_pipeline.demo.run import run_demo
 
     run_demo(keep=args.keep)
 

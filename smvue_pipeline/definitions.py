@@ -9,9 +9,15 @@ from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.jobs import sync_calendars_job
 from smvue_pipeline.resources.bindings import build_resources
+from smvue_pipeline.settings import Settings
 
-defs = dg.Definitions(
-    assets=[raw_calendar_events, app_tables],
-    jobs=[sync_calendars_job],
-    resources=build_resources(),
-)
+
+def build_defs(settings: Settings | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[raw_calendar_events, app_tables],
+        jobs=[sync_calendars_job],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_defs()

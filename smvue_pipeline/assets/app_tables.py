@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
+from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
@@ -118,6 +118,8 @@ def mirror_table(con: duckdb.DuckDBPyConnection, store: OpStore, name: str) -> i
             kinds={"duckdb", "sqlite"},
             owners=["team:smvue-data"],
             description=f"`app.{name}`: the gateway's {name.replace('_', ' ')}, mirrored from the operational store.",
+            # Mirrored after a sync, so connection status and last-sync times are the run's own.
+            deps=[RAW_EVENTS],
         )
         for name, key in APP_KEYS.items()
     ],

@@ -69,6 +69,7 @@ def writer(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    os.chmod(path, 0o600)  # calendar data: owner-only, like every other file under SMVUE_HOME
     if published is not None:
         publish(path, published)
 

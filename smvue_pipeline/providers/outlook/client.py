@@ -8,6 +8,7 @@ routing rewrites the authorize URL the user is sent to.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -51,6 +52,9 @@ from smvue_pipeline.providers.outlook.mapping import (
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.settings import GRAPH_API_BASE, MS_AUTHORITY
 
+# The callback is a GET carrying code and state (CONTRACT.md), protected by PKCE and the state check;
+# msal's advice to prefer form_post does not apply to it.
+warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
 MICROSOFT_LOGIN = "https://login.microsoftonline.com/"
 # Calendars.ReadWrite is the narrowest Graph scope that lets SMVue create its own events (F14);
 # msal adds openid, profile and offline_access itself.

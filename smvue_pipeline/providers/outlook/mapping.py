@@ -92,7 +92,7 @@ def _attendees(item: dict, owner_email: str | None) -> tuple[list[Attendee], str
         name = ((item.get("organizer") or {}).get("emailAddress") or {}).get("name")
         people.insert(0, Attendee(organizer, name, "accepted", True, False))
     # The mailbox owner's own answer lives in responseStatus, not in the attendee list.
-    own = RESPONSES.get((item.get("responseStatus") or {}).get("response", ""), None)
+    own = RESPONSES.get((item.get("responseStatus") or {}).get("response", ""))
     if owner_email and own and not item.get("isOrganizer"):
         for person in people:
             if person.email.lower() == owner_email.lower():

@@ -1,0 +1,1 @@
+"""`smvue demo`: the end-to-end scenario on embedded defaults (emulator, pipeline, DuckDB under data/)."""

@@ -1,0 +1,28 @@
+"""The Dagster instance under $SMVUE_HOME/dagster: one warehouse writer at a time (a pool of 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smvue_pipeline.settings import Settings
+
+DAGSTER_YAML = """\
+# Written by smvue; edit freely, it is only created when missing.
+concurrency:
+  pools:
+    # Only one step at a time may hold the DuckDB warehouse (it allows one writing process).
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return home
