@@ -1,0 +1,44 @@
+-- One row per 1:1 occurrence, archived ones left out (SPEC F16). Copies of one occurrence
+-- (the same meeting on two calendars; a moved occurrence of a series, which keeps its original
+-- start) share manager, rep, occurrence_uid and occurrence_start_at. The copy kept is the one
+-- that best says what happened: held, then scheduled, then declined, then cancelled (so a
+-- rescheduled meeting's live copy wins over its cancelled original), then the latest start.
+with one_on_ones as (
+    select * from {{ ref('stg_analytics__one_on_one_meetings') }}
+),
+
+ranked as (
+    select
+        *,
+        count(*) over occurrence as copies_count,
+        -- Archiving any copy archives the occurrence: the manager said "leave this one out".
+        bool_or(is_archived) over occurrence as is_occurrence_archived
+    from one_on_ones
+    window occurrence as (partition by manager_id, rep_id, occurrence_uid, occurrence_start_at)
+    qualify row_number() over (
+        occurrence
+        order by
+            case status when 'held' then 1 when 'scheduled' then 2 when 'declined' then 3 else 4 end,
+            start_at desc,
+            one_on_one_id
+    ) = 1
+)
+
+select
+    one_on_one_id,
+    manager_id,
+    rep_id,
+    occurrence_uid,
+    occurrence_start_at,
+    title,
+    start_at,
+    end_at,
+    duration_minutes,
+    status,
+    status = 'held' as is_held,
+    meeting_type,
+    source,
+    video_link,
+    copies_count
+from ranked
+where not is_occurrence_archived

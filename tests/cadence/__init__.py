@@ -1,0 +1,1 @@
+"""Tests of the dbt_cadence project and its Dagster wiring."""
