@@ -532,7 +532,10 @@ class GraphBackend(ProviderBackend):
         for mailbox in self.mailboxes.values():
             if user is None or mailbox.user.user_id == user.user_id:
                 mailbox.generation += 1
-        self.delta_rounds.clear()
+        for round_id in [
+            r for r, round_ in self.delta_rounds.items() if user is None or round_.user_id == user.user_id
+        ]:
+            del self.delta_rounds[round_id]
 
     def seed_events(self, user: User, calendar_id: str | None, events: list[dict]) -> list[str]:
         mailbox = self.mailbox(user)

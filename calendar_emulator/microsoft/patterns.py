@@ -42,7 +42,7 @@ def normalize(recurrence: object) -> dict:
 
 def _pattern(pattern: dict) -> dict:
     kind = pattern.get("type")
-    if kind not in PATTERN_TYPES:
+    if not isinstance(kind, str) or kind not in PATTERN_TYPES:
         raise RecurrenceError(f"recurrence.pattern.type must be one of {sorted(PATTERN_TYPES)}")
     interval = pattern.get("interval", 1)
     if not _is_int(interval) or not 1 <= interval <= 99:
@@ -55,7 +55,7 @@ def _pattern(pattern: dict) -> dict:
     if not isinstance(first_day, str) or first_day.lower() not in WEEKDAYS:
         raise RecurrenceError("recurrence.pattern.firstDayOfWeek must be a weekday name")
     index = pattern.get("index") or "first"
-    if index not in INDEXES:
+    if not isinstance(index, str) or index not in INDEXES:
         raise RecurrenceError(f"recurrence.pattern.index must be one of {list(INDEXES)}")
     day_of_month = pattern.get("dayOfMonth", 0) or 0
     month = pattern.get("month", 0) or 0
@@ -82,7 +82,7 @@ def _pattern(pattern: dict) -> dict:
 
 def _range(range_: dict) -> dict:
     kind = range_.get("type")
-    if kind not in RANGE_TYPES:
+    if not isinstance(kind, str) or kind not in RANGE_TYPES:
         raise RecurrenceError(f"recurrence.range.type must be one of {list(RANGE_TYPES)}")
     start = _date(range_.get("startDate"), "recurrence.range.startDate")
     end_text = range_.get("endDate")

@@ -16,7 +16,14 @@ def _delta_url(emulator, path: str = DELTA) -> str:
 def test_initial_round_full_items_sparse_occurrences_and_paging(emulator, admin):
     _, graph = new_user(admin, emulator)
     canary = admin.secrets()["description_canary"]
-    single = graph.create(event("Single", "2030-01-03T09:00:00", "2030-01-03T10:00:00", body={"contentType": "text", "content": "Notes"}))
+    single = graph.create(
+        event(
+            "Single",
+            "2030-01-03T09:00:00",
+            "2030-01-03T10:00:00",
+            body={"contentType": "text", "content": "Notes"},
+        )
+    )
     graph.create(event("Far away", "2031-05-01T09:00:00", "2031-05-01T10:00:00"))
     series = graph.create(weekly("Weekly", "2030-01-07T15:00:00", "2030-01-07T15:30:00", ["monday"], 3))
     occurrences = graph.get(f"me/events/{series['id']}/instances", params=WINDOW).json()["value"]
@@ -35,7 +42,11 @@ def test_initial_round_full_items_sparse_occurrences_and_paging(emulator, admin)
     assert len(by_id) == len(items) == 4  # single + 2 occurrences + 1 exception; no master
     assert series["id"] not in by_id
     full = by_id[single["id"]]
-    assert full["subject"] == "Single" and canary in full["body"]["content"] and "Notes" in full["body"]["content"]
+    assert (
+        full["subject"] == "Single"
+        and canary in full["body"]["content"]
+        and "Notes" in full["body"]["content"]
+    )
     assert full["@odata.type"] == "#microsoft.graph.event"
     sparse = [item for item in items if item["type"] == "occurrence"]
     assert len(sparse) == 2
@@ -43,7 +54,11 @@ def test_initial_round_full_items_sparse_occurrences_and_paging(emulator, admin)
         assert set(item) <= {"@odata.type", "@odata.etag", "id", "type", "seriesMasterId", "start", "end"}
         assert item["seriesMasterId"] == series["id"]
     exception = by_id[exception_id]
-    assert exception["type"] == "exception" and exception["subject"] == "Weekly (moved)" and canary in exception["body"]["content"]
+    assert (
+        exception["type"] == "exception"
+        and exception["subject"] == "Weekly (moved)"
+        and canary in exception["body"]["content"]
+    )
     # The master, which delta never lists, is fetched by id.
     master = graph.get(f"me/events/{sparse[0]['seriesMasterId']}").json()
     assert master["type"] == "seriesMaster" and master["subject"] == "Weekly"
@@ -77,7 +92,10 @@ def test_incremental_round_reports_every_kind_of_change(emulator, admin):
 
     created = graph.create(event("New", "2030-01-09T09:00:00", "2030-01-09T10:00:00"))
     assert graph.patch(f"me/events/{updated['id']}", json={"subject": "Changed"}).status_code == 200
-    outside = {"start": {"dateTime": "2030-06-01T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2030-06-01T10:00:00", "timeZone": "UTC"}}
+    outside = {
+        "start": {"dateTime": "2030-06-01T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-06-01T10:00:00", "timeZone": "UTC"},
+    }
     assert graph.patch(f"me/events/{leaves['id']}", json=outside).status_code == 200
     assert graph.delete(f"me/events/{deleted['id']}").status_code == 204
     assert graph.post(f"me/events/{cancelled['id']}/cancel", json={"comment": "sorry"}).status_code == 202
@@ -91,7 +109,11 @@ def test_incremental_round_reports_every_kind_of_change(emulator, admin):
     assert removed == {leaves["id"], deleted["id"], cancelled["id"], occurrence_ids[2]}
     for item in changes:
         if "@removed" in item:
-            assert item == {"@odata.type": "#microsoft.graph.event", "id": item["id"], "@removed": {"reason": "deleted"}}
+            assert item == {
+                "@odata.type": "#microsoft.graph.event",
+                "id": item["id"],
+                "@removed": {"reason": "deleted"},
+            }
     assert stays["id"] not in by_id and series["id"] not in by_id
     assert not any(item.get("seriesMasterId") == series["id"] and "@removed" not in item for item in changes)
 
@@ -102,7 +124,10 @@ def test_incremental_round_reports_every_kind_of_change(emulator, admin):
     assert all(i["type"] == "occurrence" and "subject" not in i for i in changes)
 
     # Moving the series to another hour replaces every occurrence: old ids removed, new ids listed.
-    later = {"start": {"dateTime": "2030-01-07T16:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2030-01-07T16:30:00", "timeZone": "UTC"}}
+    later = {
+        "start": {"dateTime": "2030-01-07T16:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-01-07T16:30:00", "timeZone": "UTC"},
+    }
     assert graph.patch(f"me/events/{series['id']}", json=later).status_code == 200
     changes, _, _ = graph.delta_round(delta_link)
     gone = {i["id"] for i in changes if "@removed" in i}
@@ -123,9 +148,13 @@ def test_delta_rejects_query_options_and_needs_a_window(emulator, admin):
 def test_delta_tokens_belong_to_their_user_and_calendar(emulator, admin):
     user, graph = new_user(admin, emulator)
     team = admin.add_calendar("microsoft", user["email"], "Team")
-    graph.create(event("Team", "2030-01-03T09:00:00", "2030-01-03T10:00:00"), path=f"me/calendars/{team}/events")
+    graph.create(
+        event("Team", "2030-01-03T09:00:00", "2030-01-03T10:00:00"), path=f"me/calendars/{team}/events"
+    )
     graph.create(event("Mine", "2030-01-03T11:00:00", "2030-01-03T12:00:00"))
-    team_items, team_link, _ = graph.delta_round(_delta_url(emulator, f"me/calendars/{team}/calendarView/delta"))
+    team_items, team_link, _ = graph.delta_round(
+        _delta_url(emulator, f"me/calendars/{team}/calendarView/delta")
+    )
     assert [i["subject"] for i in team_items] == ["Team"]
     token = parse_qs(urlsplit(team_link).query)["$deltatoken"][0]
     graph_error(graph.get(DELTA, params={"$deltatoken": token}), 400)

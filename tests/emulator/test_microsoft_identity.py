@@ -31,7 +31,9 @@ def _routes(emulator) -> dict[str, str]:
     return {"https://login.microsoftonline.com/": f"{emulator.url}/microsoft/"}
 
 
-def _app(emulator, authority: str = "https://login.microsoftonline.com/common") -> msal.ConfidentialClientApplication:
+def _app(
+    emulator, authority: str = "https://login.microsoftonline.com/common"
+) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
         CLIENT_ID,
         client_credential=SECRET,
@@ -129,7 +131,10 @@ def test_discovery_documents(emulator):
     assert config["token_endpoint"] == "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     instance = http.get(
         f"{emulator.url}/microsoft/common/discovery/instance",
-        params={"api-version": "1.1", "authorization_endpoint": "https://login.microsoftonline.com/common/oauth2/authorize"},
+        params={
+            "api-version": "1.1",
+            "authorization_endpoint": "https://login.microsoftonline.com/common/oauth2/authorize",
+        },
     ).json()
     assert "login.microsoftonline.com" in instance["metadata"][0]["aliases"]
     bad = http.get(f"{emulator.url}/microsoft/not_a_tenant/v2.0/.well-known/openid-configuration")
@@ -149,8 +154,12 @@ def test_msal_with_instance_discovery_and_a_tenant_authority(emulator, admin):
     )
     assert _sign_in(emulator, app, user["email"])["id_token_claims"]["tid"] == tenant
     other = admin.new_user("microsoft")
-    other_tenant_app = _app(emulator, "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555")
-    flow = other_tenant_app.initiate_auth_code_flow([READ_WRITE], redirect_uri=REDIRECT, login_hint=other["email"])
+    other_tenant_app = _app(
+        emulator, "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555"
+    )
+    flow = other_tenant_app.initiate_auth_code_flow(
+        [READ_WRITE], redirect_uri=REDIRECT, login_hint=other["email"]
+    )
     denied = _http().get(RoutedHttpClient(_routes(emulator)).route(flow["auth_uri"]), allow_redirects=False)
     assert denied.status_code == 400 and 50020 in denied.json()["error_codes"]
 
@@ -167,7 +176,9 @@ def _authorize(emulator, **overrides) -> requests.Response:
         **overrides,
     }
     params = {k: v for k, v in params.items() if v is not None}
-    return _http().get(f"{emulator.url}/microsoft/common/oauth2/v2.0/authorize?{urlencode(params)}", allow_redirects=False)
+    return _http().get(
+        f"{emulator.url}/microsoft/common/oauth2/v2.0/authorize?{urlencode(params)}", allow_redirects=False
+    )
 
 
 def test_authorize_rejects_bad_requests(emulator, admin):
@@ -200,7 +211,13 @@ def test_token_endpoint_errors(emulator, admin):
     location = _authorize(emulator, login_hint=user["email"], code_challenge=challenge).headers["Location"]
     code = parse_qs(urlsplit(location).query)["code"][0]
     token_url = f"{emulator.url}/microsoft/common/oauth2/v2.0/token"
-    form = {"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": SECRET, "code": code, "redirect_uri": REDIRECT}
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "code": code,
+        "redirect_uri": REDIRECT,
+    }
     wrong = _http().post(token_url, data={**form, "code_verifier": "x" * 43})
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     assert wrong.json()["error_codes"] == [501481]
@@ -210,10 +227,17 @@ def test_token_endpoint_errors(emulator, admin):
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     bad_secret = _http().post(
         token_url,
-        data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": "nope", "refresh_token": good.json()["refresh_token"]},
+        data={
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": "nope",
+            "refresh_token": good.json()["refresh_token"],
+        },
     )
     assert bad_secret.status_code == 401 and bad_secret.json()["error"] == "invalid_client"
-    garbage = _http().post(token_url, data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": "junk"})
+    garbage = _http().post(
+        token_url, data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": "junk"}
+    )
     assert garbage.status_code == 400 and garbage.json()["error"] == "invalid_grant"
     more_scope = _http().post(
         token_url,
@@ -231,17 +255,25 @@ def test_token_endpoint_errors(emulator, admin):
 
 def test_scopes_limit_graph_calls(emulator, admin):
     user = admin.new_user("microsoft")
-    read_only = _sign_in(emulator, _app(emulator), user["email"], scopes=["https://graph.microsoft.com/Calendars.Read"])
+    read_only = _sign_in(
+        emulator, _app(emulator), user["email"], scopes=["https://graph.microsoft.com/Calendars.Read"]
+    )
     graph = Graph(emulator.url, read_only["access_token"])
     assert graph.get("me/calendars").status_code == 200
     denied = graph.post("me/events", json={"subject": "x"})
     graph_error(denied, 403, "ErrorAccessDenied")
     no_calendar = _sign_in(emulator, _app(emulator), user["email"], scopes=["User.Read"])
-    graph_error(Graph(emulator.url, no_calendar["access_token"]).get("me/calendars"), 403, "ErrorAccessDenied")
+    graph_error(
+        Graph(emulator.url, no_calendar["access_token"]).get("me/calendars"), 403, "ErrorAccessDenied"
+    )
     write = _sign_in(emulator, _app(emulator), user["email"], scopes=["Calendars.ReadWrite"])
     created = Graph(emulator.url, write["access_token"]).post(
         "me/events",
-        json={"subject": "ok", "start": {"dateTime": "2030-01-02T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2030-01-02T11:00:00", "timeZone": "UTC"}},
+        json={
+            "subject": "ok",
+            "start": {"dateTime": "2030-01-02T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-02T11:00:00", "timeZone": "UTC"},
+        },
     )
     assert created.status_code == 201, created.text
 
