@@ -14,6 +14,10 @@ import uvicorn
 from calendar_emulator.app import create_app
 from calendar_emulator.state import EmulatorConfig, EmulatorState
 
+# Google's and Microsoft's front ends keep idle connections open far longer than uvicorn's 5 s
+# default; with 5 s, pooled clients (httplib2) hit BrokenPipe on POSTs after a short pause.
+KEEP_ALIVE_SECONDS = 120
+
 
 class EmulatorServer:
     """A running emulator: `with EmulatorServer() as emu: emu.url`."""
@@ -28,7 +32,13 @@ class EmulatorServer:
         self.state = state or EmulatorState(config)
         self.app = create_app(self.state)
         self._config = uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
@@ -69,6 +79,13 @@ def serve_forever(host: str, port: int, config: EmulatorConfig | None = None) ->
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     state = EmulatorState(config)
     try:
-        uvicorn.run(create_app(state), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            create_app(state),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     finally:
         state.close()

@@ -304,7 +304,7 @@ class GoogleBackend(ProviderBackend):
             raise deleted_error()
         base = previous if previous is not None else self._exception_base(calendar, event_id)
         now = self._now()
-        self._store(calendar, self._cancelled_copy(base, now))
+        self._store(calendar, self._cancelled_copy(base, now), notify=False)
         if base.rules is not None:  # a whole series goes: its exceptions go with it
             for exception_id in sorted(calendar.exceptions.get(base.id, ())):
                 exception = calendar.events[exception_id]

@@ -72,7 +72,9 @@ def _check(value, node: dict, path: str) -> None:
     elif kind == "boolean":
         assert isinstance(value, bool), f"{path}: expected boolean, got {value!r}"
     elif kind == "integer":
-        assert isinstance(value, int) and not isinstance(value, bool), f"{path}: expected integer, got {value!r}"
+        assert isinstance(value, int) and not isinstance(value, bool), (
+            f"{path}: expected integer, got {value!r}"
+        )
     elif kind == "number":
         assert isinstance(value, int | float) and not isinstance(value, bool), f"{path}: expected number"
     elif kind == "object":

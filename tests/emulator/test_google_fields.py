@@ -41,7 +41,9 @@ def test_parse_merges_overlapping_selections():
     assert fields.parse("a/b/c,a(b(d))") == {"a": {"b": {"c": None, "d": None}}}
 
 
-@pytest.mark.parametrize("bad", ["", "items(", "items(id", "items)", "a,,b", "a//b", "a(b))", "a/", "(a)", "a b(c"])
+@pytest.mark.parametrize(
+    "bad", ["", "items(", "items(id", "items)", "a,,b", "a//b", "a(b))", "a/", "(a)", "a b(c"]
+)
 def test_parse_rejects_malformed(bad):
     with pytest.raises(fields.FieldMaskError):
         fields.parse(bad)
@@ -111,7 +113,9 @@ def test_description_only_when_selected(alice, admin):
     canary = admin.secrets()["description_canary"]
     full = alice.events.get(calendarId="primary", eventId=created["id"]).execute()
     assert full["description"].startswith("agenda") and canary in full["description"]
-    masked = alice.events.get(calendarId="primary", eventId=created["id"], fields="id,start/dateTime").execute()
+    masked = alice.events.get(
+        calendarId="primary", eventId=created["id"], fields="id,start/dateTime"
+    ).execute()
     assert masked == {"id": created["id"], "start": {"dateTime": "2030-03-01T10:00:00Z"}}
     listed = alice.events.list(calendarId="primary", fields="items(id,summary)").execute()
     assert all("description" not in item for item in listed["items"])
@@ -132,7 +136,10 @@ def test_paths_and_star_on_insert_and_patch(alice):
         body={"extendedProperties": {"private": {"k": "v"}}},
         fields="extendedProperties/private/k,start(*)",
     ).execute()
-    assert patched == {"extendedProperties": {"private": {"k": "v"}}, "start": {"dateTime": "2030-03-02T10:00:00Z"}}
+    assert patched == {
+        "extendedProperties": {"private": {"k": "v"}},
+        "start": {"dateTime": "2030-03-02T10:00:00Z"},
+    }
 
 
 def test_invalid_field_selection_is_400(alice):

@@ -47,7 +47,9 @@ def test_calendar_list_primary_and_secondary(alice, admin, emulator):
         calendarId=secondary, body=timed("2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z", summary="s")
     ).execute()
     assert on_secondary["organizer"] == {"email": secondary, "displayName": "Team", "self": True}
-    assert [i["id"] for i in alice.events.list(calendarId=secondary).execute()["items"]] == [on_secondary["id"]]
+    assert [i["id"] for i in alice.events.list(calendarId=secondary).execute()["items"]] == [
+        on_secondary["id"]
+    ]
 
 
 def test_other_users_calendars_are_not_found(alice, admin, emulator):
@@ -118,7 +120,10 @@ def test_paging_with_max_results_and_stable_snapshot(alice, admin):
     admin.seed(
         "google",
         alice.email,
-        [timed(f"2030-04-0{day}T09:00:00Z", f"2030-04-0{day}T10:00:00Z", summary=f"e{day}") for day in range(1, 8)],
+        [
+            timed(f"2030-04-0{day}T09:00:00Z", f"2030-04-0{day}T10:00:00Z", summary=f"e{day}")
+            for day in range(1, 8)
+        ],
     )
     first = alice.events.list(calendarId="primary", maxResults=3).execute()
     assert len(first["items"]) == 3 and "nextPageToken" in first and "nextSyncToken" not in first
@@ -143,7 +148,9 @@ def test_max_results_default_cap_and_minimum(alice, admin):
     )
     default = alice.events.list(calendarId="primary").execute()
     assert len(default["items"]) == 250 and "nextPageToken" in default
-    capped = alice.events.list(calendarId="primary", maxResults=10000, fields="items(id),nextPageToken").execute()
+    capped = alice.events.list(
+        calendarId="primary", maxResults=10000, fields="items(id),nextPageToken"
+    ).execute()
     assert len(capped["items"]) == 2500 and "nextPageToken" in capped
     for bad in (0, -5):
         error = _http_error(alice.events.list(calendarId="primary", maxResults=bad))
@@ -184,7 +191,9 @@ def test_incremental_sync_reports_changes_and_deletions(alice):
 
 def test_incremental_sync_can_be_paged(alice):
     _, token, _ = list_all(alice.events, calendarId="primary")
-    created = [_insert(alice, f"2030-07-0{d}T10:00:00Z", f"2030-07-0{d}T11:00:00Z")["id"] for d in range(1, 6)]
+    created = [
+        _insert(alice, f"2030-07-0{d}T10:00:00Z", f"2030-07-0{d}T11:00:00Z")["id"] for d in range(1, 6)
+    ]
     items, next_token, pages = list_all(alice.events, calendarId="primary", syncToken=token, maxResults=2)
     assert pages == 3 and [i["id"] for i in items] == created and next_token
 
@@ -253,7 +262,11 @@ def test_show_deleted_matrix(alice):
     cancelled_id = f"{series['id']}_20300804T080000Z"
     alice.events.delete(calendarId="primary", eventId=cancelled_id).execute()
     gone_series = _insert(
-        alice, "2030-08-03T12:00:00", "2030-08-03T13:00:00", tz="Europe/Paris", recurrence=["RRULE:FREQ=DAILY;COUNT=2"]
+        alice,
+        "2030-08-03T12:00:00",
+        "2030-08-03T13:00:00",
+        tz="Europe/Paris",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=2"],
     )
     alice.events.delete(calendarId="primary", eventId=gone_series["id"]).execute()
 
@@ -265,14 +278,20 @@ def test_show_deleted_matrix(alice):
 
     plain = listed(False, False)
     assert set(plain) == {single["id"], series["id"], cancelled_id}
-    assert set(plain[cancelled_id]) == CANCELLED_INSTANCE_KEYS and plain[cancelled_id]["status"] == "cancelled"
+    assert (
+        set(plain[cancelled_id]) == CANCELLED_INSTANCE_KEYS and plain[cancelled_id]["status"] == "cancelled"
+    )
 
     with_deleted = listed(False, True)
     assert set(with_deleted) == {single["id"], series["id"], cancelled_id, deleted["id"], gone_series["id"]}
     assert set(with_deleted[deleted["id"]]) <= DELETED_KEYS
 
     expanded = listed(True, False)
-    assert set(expanded) == {single["id"], f"{series['id']}_20300803T080000Z", f"{series['id']}_20300805T080000Z"}
+    assert set(expanded) == {
+        single["id"],
+        f"{series['id']}_20300803T080000Z",
+        f"{series['id']}_20300805T080000Z",
+    }
 
     expanded_deleted = listed(True, True)
     assert set(expanded_deleted) == set(expanded) | {cancelled_id, deleted["id"]}  # no deleted masters

@@ -62,7 +62,12 @@ def test_insert_returns_the_full_google_shape(alice, admin):
     assert created["description"].startswith("Agenda: pipeline") and canary in created["description"]
     me, rep, room = created["attendees"]
     assert me == {"email": alice.email, "organizer": True, "self": True, "responseStatus": "needsAction"}
-    assert rep == {"email": "rep@example.com", "displayName": "Rep", "optional": True, "responseStatus": "needsAction"}
+    assert rep == {
+        "email": "rep@example.com",
+        "displayName": "Rep",
+        "optional": True,
+        "responseStatus": "needsAction",
+    }
     assert room["resource"] is True and room["responseStatus"] == "accepted"
     assert alice.events.get(calendarId="primary", eventId=created["id"]).execute() == created
     # Without a description the event still carries the canary.
@@ -92,7 +97,9 @@ def test_duplicate_ids_and_the_idempotent_create_pattern(alice):
     assert error.resp.status == 409 and error_reason(error) == "duplicate"
     assert "The requested identifier already exists" in error.reason
     existing = alice.events.get(calendarId="primary", eventId=event_id).execute()
-    patched = alice.events.patch(calendarId="primary", eventId=existing["id"], body={"summary": "retry"}).execute()
+    patched = alice.events.patch(
+        calendarId="primary", eventId=existing["id"], body={"summary": "retry"}
+    ).execute()
     assert patched["summary"] == "retry"
     # Deleted ids stay taken; deleting twice is 410 deleted.
     assert alice.events.delete(calendarId="primary", eventId=event_id).execute() == ""
@@ -152,7 +159,9 @@ def test_put_replaces_and_patch_merges(alice):
     assert patched["extendedProperties"] == {"private": {"b": "2", "c": "3"}, "shared": {"s": "x"}}
     assert patched["location"] == "L" and patched["attendees"][0]["email"] == "rep@example.com"
     assert patched["summary"] == "s2" and patched["description"] == created["description"]
-    cleared = alice.events.patch(calendarId="primary", eventId=created["id"], body={"location": None}).execute()
+    cleared = alice.events.patch(
+        calendarId="primary", eventId=created["id"], body={"location": None}
+    ).execute()
     assert "location" not in cleared
     replaced = alice.events.update(
         calendarId="primary", eventId=created["id"], body=timed(START, END, summary="only this")
@@ -172,14 +181,18 @@ def test_extended_property_limits(alice):
     private = created["extendedProperties"]["private"]
     assert long_key not in private and private[ok_key] == "kept" and len(private["big"]) == 1024
     error = _http_error(
-        alice.events.insert(calendarId="primary", body=timed(START, END, extendedProperties={"private": {"a": 1}}))
+        alice.events.insert(
+            calendarId="primary", body=timed(START, END, extendedProperties={"private": {"a": 1}})
+        )
     )
     assert error.resp.status == 400
 
 
 def test_etags_sequence_and_conditional_requests(alice):
     created = _insert(alice, summary="v1")
-    renamed = alice.events.patch(calendarId="primary", eventId=created["id"], body={"summary": "v2"}).execute()
+    renamed = alice.events.patch(
+        calendarId="primary", eventId=created["id"], body={"summary": "v2"}
+    ).execute()
     assert renamed["etag"] != created["etag"] and renamed["sequence"] == 0
     assert renamed["updated"] >= created["updated"]
     moved = alice.events.patch(
@@ -209,8 +222,12 @@ def test_etags_sequence_and_conditional_requests(alice):
 
 
 def test_conference_data_needs_version_1(alice):
-    request = {"createRequest": {"requestId": uuid.uuid4().hex, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
-    ignored = alice.events.insert(calendarId="primary", body=timed(START, END, conferenceData=request)).execute()
+    request = {
+        "createRequest": {"requestId": uuid.uuid4().hex, "conferenceSolutionKey": {"type": "hangoutsMeet"}}
+    }
+    ignored = alice.events.insert(
+        calendarId="primary", body=timed(START, END, conferenceData=request)
+    ).execute()
     assert "conferenceData" not in ignored and "hangoutLink" not in ignored
     created = alice.events.insert(
         calendarId="primary", body=timed(START, END, conferenceData=request), conferenceDataVersion=1
@@ -218,7 +235,9 @@ def test_conference_data_needs_version_1(alice):
     (video,) = [e for e in created["conferenceData"]["entryPoints"] if e["entryPointType"] == "video"]
     assert created["hangoutLink"] == video["uri"] and video["uri"].startswith("https://meet.google.com/")
     # Later writes without conferenceDataVersion keep the conference.
-    updated = alice.events.update(calendarId="primary", eventId=created["id"], body=timed(START, END)).execute()
+    updated = alice.events.update(
+        calendarId="primary", eventId=created["id"], body=timed(START, END)
+    ).execute()
     assert updated["hangoutLink"] == created["hangoutLink"]
 
 
@@ -229,8 +248,14 @@ def test_send_updates_values(alice):
 
 
 def test_attendee_validation(alice):
-    for attendees in ([{"displayName": "no email"}], [{"email": "not-an-email"}], [{"email": "a@b.c", "responseStatus": "maybe"}]):
-        error = _http_error(alice.events.insert(calendarId="primary", body=timed(START, END, attendees=attendees)))
+    for attendees in (
+        [{"displayName": "no email"}],
+        [{"email": "not-an-email"}],
+        [{"email": "a@b.c", "responseStatus": "maybe"}],
+    ):
+        error = _http_error(
+            alice.events.insert(calendarId="primary", body=timed(START, END, attendees=attendees))
+        )
         assert error.resp.status == 400
 
 
