@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 KEY_BYTES = 12
 REST_PREFIX = "AAMkA"
@@ -30,6 +31,7 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
+@lru_cache(maxsize=4096)
 def folder_tag(folder_id: str) -> bytes:
     return hashlib.sha256(folder_id.encode()).digest()[:4]
 

@@ -85,6 +85,7 @@ class Override:
     created: datetime
     modified: datetime
     change_key: str
+    render_cache: tuple | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class StoredEvent:
     overrides: dict[str, Override] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)
     removed_log: dict[str, int] = field(default_factory=dict)  # occurrence key -> seq it went away
+    render_cache: tuple | None = field(default=None, repr=False, compare=False)  # see serialize._static
 
     @property
     def is_series(self) -> bool:
@@ -495,7 +497,7 @@ class GraphBackend(ProviderBackend):
             event.cancelled.add(occurrence)
             event.overrides.pop(occurrence, None)
             event.removed_log[occurrence] = seq
-            event.modified = self.state.clock.now()
+            event.modified, event.change_key = self.state.clock.now(), _new_change_key()
             self.notify(mailbox, event, "updated")
             return
         event.deleted = True

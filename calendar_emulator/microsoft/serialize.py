@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from calendar_emulator.microsoft.odata import Expand
 from calendar_emulator.microsoft.times import format_graph, format_utc_z
@@ -49,23 +48,24 @@ def ical_uid(uid: str, original_start: datetime | None) -> str:
     return uid[:32] + f"{day.year:04X}{day.month:02X}{day.day:02X}" + uid[40:]
 
 
-def render(backend: GraphBackend, row: Instance, view: View) -> dict:
-    """The full Graph event for one row, trimmed by $select and extended by $expand."""
-    event, override = row.event, row.override
+def _static(event, override) -> dict:
+    """The part of an event's JSON that no instance or caller preference changes, cached until the
+    event (or exception) changes: most of each row is then one dict copy."""
+    owner = event if override is None else override
+    key = (event.change_key, None if override is None else override.change_key)
+    cached = owner.render_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
     fields = event.fields if override is None else {**event.fields, **override.fields}
-    event_id = backend.event_id(event, view.immutable, row.occurrence)
     change_key = event.change_key if override is None else override.change_key
-    is_master_row = row.kind in ("singleInstance", "seriesMaster")
-    body = {
+    static = {
         "@odata.etag": f'W/"{change_key}"',
-        "id": event_id,
-        "createdDateTime": format_utc_z(event.created if override is None else override.created),
-        "lastModifiedDateTime": format_utc_z(event.modified if override is None else override.modified),
+        "createdDateTime": format_utc_z(owner.created),
+        "lastModifiedDateTime": format_utc_z(owner.modified),
         "changeKey": change_key,
         "categories": fields["categories"],
         "originalStartTimeZone": event.timing.start_zone,
         "originalEndTimeZone": event.timing.end_zone,
-        "iCalUId": ical_uid(event.uid, row.original_start),
         "uid": event.uid,
         "reminderMinutesBeforeStart": fields["reminderMinutesBeforeStart"],
         "isReminderOn": fields["isReminderOn"],
@@ -74,14 +74,10 @@ def render(backend: GraphBackend, row: Instance, view: View) -> dict:
         "bodyPreview": fields["bodyPreview"],
         "importance": fields["importance"],
         "sensitivity": fields["sensitivity"],
-        "isAllDay": row.timing.all_day,
         "isCancelled": fields.get("isCancelled", False),
         "isOrganizer": event.is_organizer,
         "responseRequested": fields["responseRequested"],
-        "seriesMasterId": None if is_master_row else backend.event_id(event, view.immutable),
         "showAs": fields["showAs"],
-        "type": row.kind,
-        "webLink": f"https://outlook.office365.com/owa/?itemid={quote(event_id, safe='')}&exvsurl=1&path=/calendar/item",
         "onlineMeetingUrl": None,
         "isOnlineMeeting": fields["isOnlineMeeting"],
         "onlineMeetingProvider": fields["onlineMeetingProvider"],
@@ -93,15 +89,34 @@ def render(backend: GraphBackend, row: Instance, view: View) -> dict:
             "time": "0001-01-01T00:00:00Z",
         },
         "body": fields["body"],
-        "start": _date_time(row.timing.start, view),
-        "end": _date_time(row.timing.end, view),
         "location": fields["location"],
         "locations": fields["locations"],
-        "recurrence": event.recurrence if row.kind == "seriesMaster" else None,
         "attendees": fields["attendees"],
         "organizer": fields["organizer"],
         "onlineMeeting": fields["onlineMeeting"],
     }
+    owner.render_cache = (key, static)
+    return static
+
+
+def render(backend: GraphBackend, row: Instance, view: View) -> dict:
+    """The full Graph event for one row, trimmed by $select and extended by $expand."""
+    event = row.event
+    event_id = backend.event_id(event, view.immutable, row.occurrence)
+    is_master_row = row.kind in ("singleInstance", "seriesMaster")
+    body = _static(event, row.override).copy()
+    body["id"] = event_id
+    body["iCalUId"] = ical_uid(event.uid, row.original_start)
+    body["isAllDay"] = row.timing.all_day
+    body["seriesMasterId"] = None if is_master_row else backend.event_id(event, view.immutable)
+    body["type"] = row.kind
+    # Ids are URL-safe base64: only the padding needs escaping in a query string.
+    body["webLink"] = (
+        f"https://outlook.office365.com/owa/?itemid={event_id.replace('=', '%3D')}&exvsurl=1&path=/calendar/item"
+    )
+    body["start"] = _date_time(row.timing.start, view)
+    body["end"] = _date_time(row.timing.end, view)
+    body["recurrence"] = event.recurrence if row.kind == "seriesMaster" else None
     if row.kind == "exception":
         body["originalStart"] = _original_start(row.original_start)  # type: ignore[arg-type]
     if event.transaction_id and is_master_row:

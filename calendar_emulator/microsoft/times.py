@@ -112,7 +112,7 @@ def parse_query_datetime(value: str, name: str, default_zone: tzinfo = UTC) -> d
 
 def format_graph(value: datetime) -> str:
     """Graph's seven-digit fractional format, without offset."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0"
+    return value.isoformat(timespec="microseconds")[:26] + "0"  # drop any offset; 4-digit years
 
 
 def format_utc_z(value: datetime) -> str:
