@@ -55,16 +55,17 @@ class GraphResponses:
         self.backend = state.microsoft
 
     # --- the caller -------------------------------------------------------------------------
-    def _caller(self, request: Request, write: bool = False) -> tuple[User, str]:
-        """The signed-in user and the client id, after the token's scopes were checked."""
+    def _caller(self, request: Request, write: bool = False, calendars: bool = True) -> tuple[User, str]:
+        """The signed-in user and the client id, after the token's scopes were checked
+        (`calendars=False`: any valid token will do, as for GET /me with User.Read)."""
         header = request.headers.get("authorization")
         with self.state.lock:
             found = self.state.identity.authenticate("microsoft", header)
             if isinstance(found, str):
                 raise unauthenticated(UNAUTHENTICATED.get(found, found))
             token = self.state.identity.access_tokens[header[7:].strip()]  # type: ignore[index]
-        if token.grant is None:
-            return found, "emulator-admin"  # admin-minted tokens carry every scope
+        if token.grant is None or not calendars:
+            return found, token.grant.client_id if token.grant else "emulator-admin"  # admin: every scope
         scopes = {scope.rsplit("/", 1)[-1].lower() for scope in token.grant.scope.split()}
         needed = WRITE_SCOPES if write else READ_SCOPES
         if not scopes & needed:
@@ -128,7 +129,7 @@ class GraphResponses:
 
     # --- users and calendars -----------------------------------------------------------------
     async def me(self, request: Request):
-        user, _ = self._caller(request)
+        user, _ = self._caller(request, calendars=False)
         self._target_user(request, user)
         return JSONResponse(render_user(user))
 

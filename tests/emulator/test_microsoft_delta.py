@@ -136,6 +136,34 @@ def test_incremental_round_reports_every_kind_of_change(emulator, admin):
     assert all(i["start"]["dateTime"][11:16] == "16:00" for i in fresh)
 
 
+def test_incremental_round_follows_exceptions(emulator, admin):
+    _, graph = new_user(admin, emulator)
+    series = graph.create(weekly("Series", "2030-01-07T15:00:00", "2030-01-07T15:30:00", ["monday"], 3))
+    _, delta_link, _ = graph.delta_round(_delta_url(emulator))
+    first, second, _ = graph.get(f"me/events/{series['id']}/instances", params=WINDOW).json()["value"]
+
+    graph.patch(f"me/events/{first['id']}", json={"subject": "Only this week"})
+    changes, delta_link, _ = graph.delta_round(delta_link)
+    assert [(c["id"], c["type"], c["subject"]) for c in changes] == [
+        (first["id"], "exception", "Only this week")
+    ]
+    assert "body" in changes[0] and changes[0]["originalStart"] == "2030-01-07T15:00:00Z"
+
+    away = {
+        "start": {"dateTime": "2030-03-04T15:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-03-04T15:30:00", "timeZone": "UTC"},
+    }
+    graph.patch(f"me/events/{second['id']}", json=away)
+    changes, delta_link, _ = graph.delta_round(delta_link)
+    assert changes == [
+        {"@odata.type": "#microsoft.graph.event", "id": second["id"], "@removed": {"reason": "deleted"}}
+    ]
+
+    graph.delete(f"me/events/{series['id']}")
+    changes, _, _ = graph.delta_round(delta_link)
+    assert {c["id"] for c in changes} >= {first["id"]} and all("@removed" in c for c in changes)
+
+
 def test_delta_rejects_query_options_and_needs_a_window(emulator, admin):
     _, graph = new_user(admin, emulator)
     for option in ("$select", "$filter", "$orderby", "$expand", "$top"):

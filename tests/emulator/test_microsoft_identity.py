@@ -266,6 +266,7 @@ def test_scopes_limit_graph_calls(emulator, admin):
     graph_error(
         Graph(emulator.url, no_calendar["access_token"]).get("me/calendars"), 403, "ErrorAccessDenied"
     )
+    assert Graph(emulator.url, no_calendar["access_token"]).get("me").status_code == 200
     write = _sign_in(emulator, _app(emulator), user["email"], scopes=["Calendars.ReadWrite"])
     created = Graph(emulator.url, write["access_token"]).post(
         "me/events",

@@ -215,12 +215,28 @@ def test_lifecycle_events(emulator, admin):
         received = rx.wait_for(lambda got: _notifications(got))
         assert len(_notifications(received)) == 1
 
-        admin.lifecycle(sub["id"], "missed")
+        # Renewing also resumes a paused subscription.
+        admin.lifecycle(sub["id"], "reauthorizationRequired")
         rx.wait_for(lambda got: len(_posts(got, "/lifecycle")) >= 2)
+        graph.create(event("Lost again", "2030-01-10T09:00:00", "2030-01-10T09:30:00"))
+        renewed = graph.patch(f"subscriptions/{sub['id']}", json={"expirationDateTime": _expires(admin, 120)})
+        assert renewed.status_code == 200
+        graph.create(event("Heard after renewal", "2030-01-10T09:00:00", "2030-01-10T09:30:00"))
+        rx.wait_for(lambda got: len(_notifications(got)) >= 2)
+        assert admin.wait_notifications()["idle"] is True
+        assert len(_notifications(rx.received)) == 2
+
+        admin.lifecycle(sub["id"], "missed")
+        rx.wait_for(lambda got: len(_posts(got, "/lifecycle")) >= 3)
         admin.lifecycle(sub["id"], "subscriptionRemoved")
-        received = rx.wait_for(lambda got: len(_posts(got, "/lifecycle")) >= 3)
+        received = rx.wait_for(lambda got: len(_posts(got, "/lifecycle")) >= 4)
         events = [p["value"][0]["lifecycleEvent"] for p in _posts(received, "/lifecycle")]
-        assert events == ["reauthorizationRequired", "missed", "subscriptionRemoved"]
+        assert events == [
+            "reauthorizationRequired",
+            "reauthorizationRequired",
+            "missed",
+            "subscriptionRemoved",
+        ]
         graph_error(graph.get(f"subscriptions/{sub['id']}"), 404)
         missing = admin.http.post(
             f"{emulator.url}/_admin/subscriptions/{sub['id']}/lifecycle", json={"lifecycleEvent": "missed"}
