@@ -34,6 +34,9 @@ class SyncRequest(dg.Config):
     connection_ids: list[str] = Field(default_factory=list)
     calendars: list[CalendarRef] = Field(default_factory=list)
     full: bool = Field(False, description="force a full resync instead of incremental")
+    full_connection_ids: list[str] = Field(
+        default_factory=list, description="force a full resync of these connections only"
+    )
     queue_up_to: int = Field(0, description="settle queued changes up to this id once committed")
     past_days: int = 90
     future_days: int = 30
@@ -67,7 +70,7 @@ def select_jobs(
                 provider=connection.provider,
                 open_session=_session_opener(provider, repo, connection.connection_id),
                 calendars=calendars,
-                force_full=request.full,
+                force_full=request.full or connection.connection_id in request.full_connection_ids,
             )
         )
     return jobs
