@@ -21,6 +21,11 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep)
     rng: random.Random = field(default_factory=random.Random)
 
+    @classmethod
+    def timing(cls, base_seconds: float, cap_seconds: float, max_retry_after: float) -> RetryPolicy:
+        """The policy a client resource's timing fields describe (real sleeps)."""
+        return cls(base_seconds=base_seconds, cap_seconds=cap_seconds, max_retry_after=max_retry_after)
+
     def delay(self, attempt: int, retry_after: str | None) -> float:
         hinted = parse_retry_after(retry_after)
         if hinted is not None:

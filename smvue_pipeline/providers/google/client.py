@@ -77,7 +77,15 @@ class GoogleCalendarClient(CalendarProvider):
     client_secret: str
     request_timeout_seconds: float = 30.0
     max_attempts: int = 6
-    _retry: RetryPolicy = PrivateAttr(default_factory=RetryPolicy)
+    # Retry timing is configuration, not a private attribute: Dagster rebuilds resources from their
+    # fields, so anything else would be lost between definition and run.
+    retry_base_seconds: float = Field(0.5, description="backoff base when no Retry-After is given")
+    retry_cap_seconds: float = Field(30.0, description="longest backoff between two attempts")
+    max_retry_after_seconds: float = Field(
+        120.0, description="longest Retry-After sat through inside a run; beyond it the run reports"
+    )
+    page_size: int = Field(PAGE_SIZE, ge=1, le=2500, description="events.list maxResults")
+    _retry: RetryPolicy | None = PrivateAttr(default=None)
 
     @property
     def provider(self) -> ProviderName:
@@ -87,6 +95,14 @@ class GoogleCalendarClient(CalendarProvider):
         """Same client, another retry policy (tests inject a recording sleep)."""
         self._retry = policy
         return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        if self._retry is None:
+            self._retry = RetryPolicy.timing(
+                self.retry_base_seconds, self.retry_cap_seconds, self.max_retry_after_seconds
+            )
+        return self._retry
 
     @property
     def authorize_uri(self) -> str:
@@ -192,7 +208,7 @@ class GoogleSession(ProviderSession):
         expiry = data.get("expiry")
         self._client = client
         self._on_credentials = on_credentials
-        self._retry = client._retry
+        self._retry = client.retry_policy
         self.stats = RequestStats()
         self._creds = Credentials(
             token=data.get("token"),
@@ -322,7 +338,7 @@ class GoogleSession(ProviderSession):
             response = self._execute(
                 self._service.events().list(
                     calendarId=calendar_id,
-                    maxResults=PAGE_SIZE,
+                    maxResults=self._client.page_size,
                     pageToken=page_token,
                     fields=LIST_FIELDS,
                     **params,

@@ -8,6 +8,8 @@ routing rewrites the authorize URL the user is sent to.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -62,6 +64,7 @@ GRAPH_SCOPES = ["https://graph.microsoft.com/Calendars.ReadWrite"]
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 SYNC_STATE_CODES = {"syncstatenotfound", "resyncrequired", "syncstateinvalid"}
 DELTA_PAGE_SIZE = 1000
+DISCOVERY_TTL_SECONDS = 24 * 3600  # what msal itself caches discovery for
 
 
 class OutlookCalendarClient(CalendarProvider):
@@ -75,7 +78,17 @@ class OutlookCalendarClient(CalendarProvider):
     client_secret: str
     request_timeout_seconds: float = 30.0
     max_attempts: int = 6
-    _retry: RetryPolicy = PrivateAttr(default_factory=RetryPolicy)
+    # Retry timing is configuration, not a private attribute: Dagster rebuilds resources from their
+    # fields, so anything else would be lost between definition and run.
+    retry_base_seconds: float = Field(0.5, description="backoff base when no Retry-After is given")
+    retry_cap_seconds: float = Field(30.0, description="longest backoff between two attempts")
+    max_retry_after_seconds: float = Field(
+        120.0, description="longest Retry-After sat through inside a run; beyond it the run reports"
+    )
+    delta_page_size: int = Field(
+        DELTA_PAGE_SIZE, ge=1, le=1000, description="Prefer: odata.maxpagesize on delta"
+    )
+    _retry: RetryPolicy | None = PrivateAttr(default=None)
 
     @property
     def provider(self) -> ProviderName:
@@ -84,6 +97,14 @@ class OutlookCalendarClient(CalendarProvider):
     def with_retry(self, policy: RetryPolicy) -> OutlookCalendarClient:
         self._retry = policy
         return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        if self._retry is None:
+            self._retry = RetryPolicy.timing(
+                self.retry_base_seconds, self.retry_cap_seconds, self.max_retry_after_seconds
+            )
+        return self._retry
 
     # --- msal plumbing -----------------------------------------------------------------------
     def _msal_authority_and_routes(self) -> tuple[str, dict[str, str]]:
@@ -104,7 +125,7 @@ class OutlookCalendarClient(CalendarProvider):
             client_credential=self.client_secret,
             authority=authority,
             token_cache=cache or msal.SerializableTokenCache(),
-            http_client=RoutedHttpClient(routes),
+            http_client=_DiscoveryCachingClient(routes, timeout=self.request_timeout_seconds),
             timeout=self.request_timeout_seconds,
         )
 
@@ -154,6 +175,30 @@ class OutlookCalendarClient(CalendarProvider):
         return OutlookSession(self, credentials, on_credentials)
 
 
+class _DiscoveryCachingClient(RoutedHttpClient):
+    """msal fetches the authority's OpenID configuration every time an application object is
+    built — once per connection per run. The document is public and stable, so one fetch per
+    process serves every session (msal's own cache dies with each application object)."""
+
+    _cache: dict[str, tuple[float, requests.Response]] = {}
+    _lock = threading.Lock()
+
+    def get(self, url: str, params=None, headers=None, **kwargs) -> requests.Response:
+        if params or "/.well-known/openid-configuration" not in url:
+            return super().get(url, params=params, headers=headers, **kwargs)
+        key = self.route(url)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        response = super().get(url, params=params, headers=headers, **kwargs)
+        if response.status_code == 200:
+            response.text  # noqa: B018 - read the body now, so the cached response is complete
+            with self._lock:
+                self._cache[key] = (time.monotonic() + DISCOVERY_TTL_SECONDS, response)
+        return response
+
+
 def _bundle(cache: msal.SerializableTokenCache, home_account_id: str, email: str) -> str:
     return json.dumps(
         {"msal_cache": cache.serialize(), "home_account_id": home_account_id, "account_email": email}
@@ -167,7 +212,7 @@ class OutlookSession(ProviderSession):
         data = json.loads(credentials)
         self._client = client
         self._on_credentials = on_credentials
-        self._retry = client._retry
+        self._retry = client.retry_policy
         self._home_account_id = data["home_account_id"]
         self.account_email = data.get("account_email")
         self._cache = msal.SerializableTokenCache()
@@ -295,7 +340,7 @@ class OutlookSession(ProviderSession):
 
     def _delta_pages(self, calendar_id: str, url: str) -> Iterator[SyncPage]:
         headers = {
-            "Prefer": f'IdType="ImmutableId", outlook.timezone="UTC", odata.maxpagesize={DELTA_PAGE_SIZE}'
+            "Prefer": f'IdType="ImmutableId", outlook.timezone="UTC", odata.maxpagesize={self._client.delta_page_size}'
         }
         while True:
             page = self._request("GET", url, headers=headers) or {}
