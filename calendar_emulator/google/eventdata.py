@@ -172,6 +172,15 @@ def writable(raw: dict) -> dict:
     return {key: value for key, value in raw.items() if key not in SERVER_FIELDS and value is not None}
 
 
+def prune_nulls(value):
+    """Nested nulls mean "absent" once a body is merged; dropping them keeps later code simple."""
+    if isinstance(value, dict):
+        return {key: prune_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [prune_nulls(item) for item in value if item is not None]
+    return value
+
+
 def deep_merge(base: dict, patch: dict) -> dict:
     """PATCH semantics: objects merge, arrays and scalars replace, null deletes."""
     merged = dict(base)

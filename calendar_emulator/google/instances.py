@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rruleset, rrulestr
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rruleset, rrulestr
 
 from calendar_emulator.google.errors import bad_request
 from calendar_emulator.google.eventdata import EventTime, html_link, load_zone
 from calendar_emulator.google.records import StoredEvent
-from calendar_emulator.recurrence import occurrence_starts
+from calendar_emulator.recurrence import HORIZON, occurrence_starts
 
 ICAL_DATETIME = "%Y%m%dT%H%M%S"
+FREQUENCIES = (DAILY, WEEKLY, MONTHLY, YEARLY)  # what Google Calendar supports
+MAX_INTERVAL = 1000
 
 
 def build_rules(lines: list[str], start: EventTime) -> rruleset:
@@ -39,14 +41,26 @@ def build_rules(lines: list[str], start: EventTime) -> rruleset:
                 if "DTSTART" in value.upper():
                     raise ValueError("DTSTART is not allowed in recurrence")
                 rule = rrulestr(_with_utc_until(value, dtstart), dtstart=dtstart)
+                if not isinstance(rule, rrule) or not _usable(rule):
+                    raise ValueError("unsupported rule")
                 (rules.rrule if name == "RRULE" else rules.exrule)(rule)  # type: ignore[arg-type]
             else:
                 for part in value.split(","):
                     moment = _ical_moment(part.strip(), params, dtstart)
                     (rules.rdate if name == "RDATE" else rules.exdate)(moment)
-        except (ValueError, TypeError, KeyError, OverflowError, IndexError):
+        except Exception:  # whatever dateutil makes of a bad line, the client gets a 400
             raise bad_request("invalid", "Invalid recurrence rule.") from None
     return rules
+
+
+def _usable(rule: rrule) -> bool:
+    """Supported frequencies only, and no rule that can never match: dateutil would search for a
+    match until year 9999 (seconds of CPU under the state lock)."""
+    if rule._freq not in FREQUENCIES or not (1 <= rule._interval <= MAX_INTERVAL):
+        return False
+    # A yearly rule with the same BY* filters matches a superset of days; it is cheap to search.
+    probe = rule.replace(freq=YEARLY, interval=1, count=None, until=None, bysetpos=None)
+    return next(iter(probe), None) is not None
 
 
 def _with_utc_until(value: str, dtstart: datetime) -> str:
@@ -118,6 +132,9 @@ def original_start_of(master: StoredEvent, suffix: str) -> datetime | None:
             moment = moment.astimezone(master.start.value.tzinfo)
     except ValueError:
         return None
+    series_start = master.start.value
+    if moment < series_start or moment > series_start + HORIZON:
+        return None  # outside what the series expands to (and too far to search)
     found = master.rules.between(moment, moment, inc=True)
     return found[0] if found else None
 

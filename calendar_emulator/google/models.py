@@ -374,6 +374,7 @@ class GoogleBackend(ProviderBackend):
         conference_version: int = 0,
     ) -> StoredEvent:
         """The stored form of a new or rewritten event, from validated client content."""
+        content = eventdata.prune_nulls(content)
         zone = self._zone(calendar)
         start = eventdata.parse_event_time(content.get("start"), "start", zone)
         end = eventdata.parse_event_time(content.get("end"), "end", zone)
@@ -440,10 +441,8 @@ class GoogleBackend(ProviderBackend):
         conference = self._conference(content, previous, conference_version)
         if conference is not None:
             video = [e for e in conference.get("entryPoints", ()) if e.get("entryPointType") == "video"]
-            if (
-                video
-                and conference.get("conferenceSolution", {}).get("key", {}).get("type") == "hangoutsMeet"
-            ):
+            solution = (conference.get("conferenceSolution") or {}).get("key") or {}
+            if video and solution.get("type") == "hangoutsMeet":
                 body["hangoutLink"] = video[0].get("uri")
             body["conferenceData"] = conference
         if content.get("extendedProperties"):

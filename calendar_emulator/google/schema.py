@@ -77,6 +77,8 @@ def check(value, node: dict, path: str) -> None:
             raise SchemaError(path, f"Invalid value at '{path}': expected a list.")
         items = resolve(node.get("items", {}))
         for index, item in enumerate(value):
+            if item is None:
+                raise SchemaError(path, f"Invalid value at '{path}[{index}]': null is not allowed in a list.")
             check(item, items, f"{path}[{index}]")
     elif kind == "string":
         if not isinstance(value, str):

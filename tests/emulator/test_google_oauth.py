@@ -89,7 +89,9 @@ def test_code_flow_with_pkce(emulator, user):
 
 
 def test_online_access_gets_no_refresh_token(emulator, user):
-    body = oauth_tokens(emulator.url, user["email"], "https://www.googleapis.com/auth/calendar", access_type="online")
+    body = oauth_tokens(
+        emulator.url, user["email"], "https://www.googleapis.com/auth/calendar", access_type="online"
+    )
     assert "refresh_token" not in body and "id_token" not in body
 
 
@@ -112,7 +114,9 @@ def test_refresh_through_google_auth_and_revoke(emulator, user):
     service = calendar_service(emulator.url, credentials=credentials)
     service.events().list(calendarId="primary").execute()
 
-    revoked = http_session().post(f"{emulator.url}/google/oauth2/revoke", params={"token": tokens["refresh_token"]})
+    revoked = http_session().post(
+        f"{emulator.url}/google/oauth2/revoke", params={"token": tokens["refresh_token"]}
+    )
     assert revoked.status_code == 200
     with pytest.raises(RefreshError) as caught:
         _credentials(emulator, tokens["refresh_token"]).refresh(Request())
@@ -164,7 +168,8 @@ def test_access_tokens_die_with_their_grant(emulator, user):
 def test_userinfo(emulator, user):
     tokens = oauth_tokens(emulator.url, user["email"], SCOPE)
     info = http_session().get(
-        f"{emulator.url}/google/oauth2/v3/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        f"{emulator.url}/google/oauth2/v3/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
     assert info.status_code == 200
     assert info.json() == {
@@ -173,7 +178,9 @@ def test_userinfo(emulator, user):
         "email": user["email"],
         "email_verified": True,
     }
-    bad = http_session().get(f"{emulator.url}/google/oauth2/v3/userinfo", headers={"Authorization": "Bearer x"})
+    bad = http_session().get(
+        f"{emulator.url}/google/oauth2/v3/userinfo", headers={"Authorization": "Bearer x"}
+    )
     assert bad.status_code == 401 and bad.json()["error"]
 
 
@@ -215,7 +222,12 @@ def test_token_errors(emulator, user):
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     basic = http_session().post(
         _token_url(emulator),
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
         auth=GOOGLE_CLIENT,
     )
     assert basic.status_code == 200 and basic.json()["access_token"]

@@ -215,6 +215,10 @@ def test_events_instances(alice):
         ["EXDATE;TZID=Nowhere/Land:20310101T100000"],
         ["not a rule"],
         [42],
+        ["RRULE:FREQ=HOURLY;COUNT=3"],
+        ["RRULE:FREQ=DAILY;INTERVAL=0"],
+        ["RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"],  # never matches: refused, not searched to year 9999
+        ["RRULE:FREQ=WEEKLY;UNTIL=notadate"],
     ],
 )
 def test_invalid_recurrence_is_400(alice, recurrence):
@@ -225,6 +229,15 @@ def test_invalid_recurrence_is_400(alice, recurrence):
         )
     )
     assert error.resp.status == 400
+
+
+def test_far_instance_ids_are_not_found(alice):
+    master = _series(
+        alice, ["RRULE:FREQ=DAILY"], tz="UTC", start="2031-10-01T09:00:00", end="2031-10-01T10:00:00"
+    )
+    for suffix in ("99991231T090000Z", "20311001T090001Z", "20300101T090000Z", "2031"):
+        error = _http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_{suffix}"))
+        assert error.resp.status == 404
 
 
 def test_recurring_timed_events_need_a_time_zone(alice):

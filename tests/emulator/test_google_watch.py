@@ -96,6 +96,7 @@ def test_resource_ids_are_per_calendar_and_instance_changes_notify(alice, admin,
     alice.events.delete(calendarId="primary", eventId=f"{series['id']}_20320203T090000Z").execute()
     got = receiver.wait_for(lambda got: len(_for(first, got)) >= 3 and len(_for(second, got)) >= 3)
     assert len(_for(other, got)) == 1  # only its sync: the other calendar did not change
+    assert all("X-Goog-Channel-Token" not in r.headers for r in _for(first, got))  # no token, no header
 
 
 def test_stop_channel(alice, admin, emulator, receiver):

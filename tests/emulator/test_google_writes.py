@@ -315,3 +315,39 @@ def test_unauthenticated_calls_are_401(emulator, admin, alice):
     # Through the client, a 401 makes google-auth try a refresh, which bare tokens cannot do.
     with pytest.raises(RefreshError):
         revoked.events().list(calendarId="primary").execute()
+
+
+# --- admin side -------------------------------------------------------------------------------
+def test_seed_validates_like_insert_and_dump_shows_everything(alice, admin):
+    import requests
+
+    seeded = admin.seed(
+        "google",
+        alice.email,
+        [
+            timed(START, END, summary="seeded"),
+            timed(
+                "2031-02-01T09:00:00",
+                "2031-02-01T10:00:00",
+                tz="UTC",
+                recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
+            ),
+        ],
+    )
+    single_id, series_id = seeded
+    alice.events.delete(calendarId="primary", eventId=single_id).execute()
+    alice.events.patch(
+        calendarId="primary", eventId=f"{series_id}_20310202T090000Z", body={"summary": "moved"}
+    ).execute()
+    dumped = {item["id"]: item for item in admin.dump("google", alice.email)}
+    assert set(dumped) == {single_id, series_id, f"{series_id}_20310202T090000Z"}
+    assert dumped[single_id]["deleted"] is True and dumped[single_id]["event"]["summary"] == "seeded"
+    canary = admin.secrets()["description_canary"]
+    assert all(canary in item["event"]["description"] for item in dumped.values())
+    assert all(item["calendar_id"] == alice.email for item in dumped.values())
+    with pytest.raises(requests.HTTPError) as caught:
+        admin.seed("google", alice.email, [{"summary": "no times"}])
+    assert caught.value.response.status_code == 400
+    with pytest.raises(requests.HTTPError) as caught:
+        admin.seed("google", alice.email, [timed(START, END)], calendar_id="someone-else@example.com")
+    assert caught.value.response.status_code == 404
