@@ -24,6 +24,16 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(keep=args.keep)
 
 
+def _up(args: argparse.Namespace) -> None:
+    from smvue_pipeline.runner import StackError, StackOptions, run_up
+    from smvue_pipeline.settings import Settings
+
+    try:
+        run_up(Settings.from_env(), StackOptions(gateway_port=args.port, ui=args.ui, ui_port=args.ui_port))
+    except StackError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _status(args: argparse.Namespace) -> None:
     from smvue_pipeline.opstore import OpStore
     from smvue_pipeline.opstore.connections import ConnectionRepository
@@ -73,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest Graph subscription the emulator grants",
     )
     emulator.set_defaults(func=_emulator)
+
+    up = commands.add_parser("up", help="run the gateway and the Dagster daemon until stopped")
+    up.add_argument("--port", type=int, default=8780, help="the gateway's port")
+    up.add_argument("--ui", action="store_true", help="also serve the Dagster UI")
+    up.add_argument("--ui-port", type=int, default=3000)
+    up.set_defaults(func=_up)
 
     status = commands.add_parser("status", help="one line per connection")
     status.set_defaults(func=_status)

@@ -9,13 +9,17 @@ from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.jobs import sync_calendars_job
 from smvue_pipeline.resources.bindings import build_resources
+from smvue_pipeline.schedules import reconcile_schedule, renew_watches_job, watch_renewal_schedule
+from smvue_pipeline.sensors.change_queue import change_queue_sensor
 from smvue_pipeline.settings import Settings
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_calendar_events, app_tables],
-        jobs=[sync_calendars_job],
+        jobs=[sync_calendars_job, renew_watches_job],
+        sensors=[change_queue_sensor],
+        schedules=[reconcile_schedule, watch_renewal_schedule],
         resources=build_resources(settings),
     )
 

@@ -1,0 +1,142 @@
+"""Schedules: the reconcile sync (repairs lost notifications, rolls the window) and watch renewal.
+
+A notification can be dropped by the provider or by the network; the reconcile run syncs every
+connection incrementally, so a lost notification delays a change by at most the reconcile
+interval. It is also what rolls the sync window forward: the first reconcile after midnight UTC
+finds the day-aligned window end moved and the engine resyncs in full.
+"""
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from smvue_pipeline.opstore.connections import SYNCABLE
+from smvue_pipeline.providers.base import CalendarProvider
+from smvue_pipeline.resources.opstore import OperationalStoreResource
+from smvue_pipeline.sensors.change_queue import RAW_OP, SYNC_JOB, describe_many
+
+RECONCILE_CRON_ENV = "SMVUE_RECONCILE_CRON"
+DEFAULT_RECONCILE_CRON = "0 * * * *"
+RENEWAL_CRON_ENV = "SMVUE_WATCH_RENEWAL_CRON"
+DEFAULT_RENEWAL_CRON = "*/30 * * * *"
+RENEW_WITHIN = timedelta(hours=24)
+
+
+def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDefinition:
+    """Hourly by default; $SMVUE_RECONCILE_CRON overrides."""
+
+    @dg.schedule(
+        name="reconcile_schedule",
+        cron_schedule=cron_schedule or os.environ.get(RECONCILE_CRON_ENV, DEFAULT_RECONCILE_CRON),
+        job_name=SYNC_JOB,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            "Syncs every connection (incremental, full when the window rolled): repairs dropped "
+            "notifications and brings new days into the 30-day horizon."
+        ),
+    )
+    def reconcile_schedule(
+        context: dg.ScheduleEvaluationContext, opstore: OperationalStoreResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        rows = opstore.store.query(
+            "SELECT connection_id, provider FROM connections "
+            "WHERE secret IS NOT NULL AND status IN (SELECT value FROM json_each(?)) ORDER BY connection_id",
+            (_json(SYNCABLE),),
+        )
+        if not rows:
+            return dg.SkipReason("no connection can sync (none connected, or all need reconnecting)")
+        scheduled = context.scheduled_execution_time or datetime.now(UTC)
+        return dg.RunRequest(
+            run_key=f"reconcile-{scheduled.astimezone(UTC):%Y%m%dT%H%M}",
+            # Empty config: every syncable connection and all its selected calendars.
+            run_config={"ops": {RAW_OP: {"config": {}}}},
+            tags={
+                "smvue/trigger": "reconcile",
+                "smvue/provider": ",".join(sorted({r["provider"] for r in rows})),
+                "smvue/connection": describe_many([r["connection_id"] for r in rows], "connections"),
+            },
+        )
+
+    return reconcile_schedule
+
+
+@dg.op(
+    out=dg.Out(dg.Nothing),
+    description="Renews watch channels / subscriptions expiring within 24 h; retries pending stops.",
+    tags={"smvue/kind": "watches"},
+)
+def renew_watches(
+    context: dg.OpExecutionContext,
+    opstore: OperationalStoreResource,
+    google_calendar: CalendarProvider,
+    outlook_calendar: CalendarProvider,
+):
+    # Imported here: the gateway's module is only needed when the op runs.
+    from smvue_pipeline.watches import WatchManager
+
+    manager = WatchManager.from_resources(
+        opstore=opstore, providers={"google": google_calendar, "microsoft": outlook_calendar}
+    )
+    now = datetime.now(UTC)
+    renewed = manager.renew_due(now, within=RENEW_WITHIN)
+    stopped = manager.retry_stopping()
+    metadata = {**_counts("renew", renewed), **_counts("stop", stopped)}
+    context.log.info(", ".join(f"{k}={v}" for k, v in metadata.items()) or "nothing due")
+    yield dg.Output(None, metadata={k: dg.MetadataValue.int(v) for k, v in metadata.items()})
+
+
+def _counts(prefix: str, outcome) -> dict[str, int]:
+    """Counts from whatever WatchManager reports: a mapping of counts, a list, or a number."""
+    if outcome is None:
+        return {}
+    if isinstance(outcome, int):
+        return {prefix: outcome}
+    if isinstance(outcome, dict):
+        return {
+            f"{prefix}_{k}": (len(v) if isinstance(v, list | tuple | set) else int(v))
+            for k, v in outcome.items()
+        }
+    if hasattr(outcome, "__dict__"):
+        return _counts(
+            prefix, {k: v for k, v in vars(outcome).items() if isinstance(v, int | list | tuple | set)}
+        )
+    return {prefix: len(outcome)}
+
+
+@dg.job(
+    description="Watch renewal only: provider calls and the operational store, never the warehouse.",
+    executor_def=dg.in_process_executor,
+    tags={"smvue/trigger": "watch_renewal"},
+)
+def renew_watches_job():
+    renew_watches()
+
+
+def build_watch_renewal_schedule(cron_schedule: str | None = None) -> dg.ScheduleDefinition:
+    """Every 30 minutes by default; $SMVUE_WATCH_RENEWAL_CRON overrides."""
+
+    @dg.schedule(
+        name="watch_renewal_schedule",
+        cron_schedule=cron_schedule or os.environ.get(RENEWAL_CRON_ENV, DEFAULT_RENEWAL_CRON),
+        job=renew_watches_job,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Renews Google channels and Graph subscriptions a day before they expire.",
+    )
+    def watch_renewal_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        scheduled = context.scheduled_execution_time or datetime.now(UTC)
+        return dg.RunRequest(run_key=f"renew-{scheduled.astimezone(UTC):%Y%m%dT%H%M}")
+
+    return watch_renewal_schedule
+
+
+def _json(values) -> str:
+    import json
+
+    return json.dumps(list(values))
+
+
+reconcile_schedule = build_reconcile_schedule()
+watch_renewal_schedule = build_watch_renewal_schedule()
