@@ -59,6 +59,23 @@ FIELD_ORDER = (
     "eventType",
 )
 
+# Fields _assemble derives itself; never copied from the client's content as they are.
+HANDLED_FIELDS = frozenset(
+    {
+        "id",
+        "iCalUID",
+        "recurrence",
+        "attendees",
+        "conferenceData",
+        "hangoutLink",
+        "extendedProperties",
+        "reminders",
+        "start",
+        "end",
+        "description",
+    }
+)
+
 
 def deleted_error() -> GoogleApiError:
     return GoogleApiError(410, "deleted", "Resource has been deleted")
@@ -331,7 +348,7 @@ class GoogleBackend(ProviderBackend):
         )
         times_changed = previous.start != item.start or previous.end != item.end
         self._store(calendar, item, notify=False)
-        if item.rules is not None and (
+        if previous.rules is not None and (
             times_changed or previous.body.get("recurrence") != item.body.get("recurrence")
         ):
             self._drop_orphan_exceptions(calendar, item)
@@ -349,14 +366,15 @@ class GoogleBackend(ProviderBackend):
         return StoredEvent(body, master.seq, start, end, master_id=master_id, original_start=original)
 
     def _drop_orphan_exceptions(self, calendar: Calendar, master: StoredEvent) -> None:
-        """After the series' times or rules change, exceptions of vanished instances are deleted."""
+        """After the series' times or rules change (or it stops recurring), exceptions of vanished
+        instances are deleted."""
         now = self._now()
         for exception_id in sorted(calendar.exceptions.get(master.id, ())):
             exception = calendar.events[exception_id]
             if exception.cancelled or exception.original_start is None:
                 continue
             original = exception.original_start
-            if not master.rules.between(original, original, inc=True):  # type: ignore[union-attr]
+            if master.rules is None or not master.rules.between(original, original, inc=True):
                 self._store(calendar, self._cancelled_copy(exception, now), notify=False)
 
     def _cancelled_copy(self, item: StoredEvent, now: datetime) -> StoredEvent:
@@ -449,12 +467,10 @@ class GoogleBackend(ProviderBackend):
             body["extendedProperties"] = eventdata.clean_extended_properties(content["extendedProperties"])
         body["reminders"] = eventdata.clean_reminders(content.get("reminders") or {"useDefault": True})
         body["eventType"] = content.get("eventType") or "default"
-        for key in FIELD_ORDER:
-            if key not in body and key in content and key not in ("hangoutLink", "conferenceData"):
+        # The remaining plain fields (transparency, visibility, guestsCan*, source, ...) as given.
+        for key in (*FIELD_ORDER, *content):
+            if key not in body and key in content and key not in HANDLED_FIELDS:
                 body[key] = content[key]
-        for key, value in content.items():
-            if key not in body and key not in ("conferenceData", "id", "iCalUID"):
-                body[key] = value
         return StoredEvent(
             body,
             seq,

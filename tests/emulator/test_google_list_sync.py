@@ -40,6 +40,8 @@ def test_calendar_list_primary_and_secondary(alice, admin, emulator):
     assert by_id[secondary]["summary"] == "Team" and "primary" not in by_id[secondary]
     assert alice.service.calendarList().get(calendarId="primary").execute()["id"] == alice.email
     assert alice.service.calendarList().get(calendarId=secondary).execute()["summary"] == "Team"
+    calendar = alice.service.calendars().get(calendarId="primary").execute()
+    assert calendar["id"] == alice.email and calendar["timeZone"] == primary["timeZone"]
     # `primary` resolves to the user's own calendar for events too.
     created = _insert(alice, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z", summary="p")
     assert alice.events.get(calendarId=alice.email, eventId=created["id"]).execute()["summary"] == "p"

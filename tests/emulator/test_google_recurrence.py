@@ -163,6 +163,11 @@ def test_changing_the_series_re_expands(alice):
         },
     ).execute()
     assert [i["id"] for i in _instances(alice)] == [f"{later['id']}_2031070{d}T110000Z" for d in (1, 2, 3)]
+    moved_id = f"{master['id']}_20310702T110000Z"
+    alice.events.patch(calendarId="primary", eventId=moved_id, body={"summary": "one-off"}).execute()
+    single = alice.events.patch(calendarId="primary", eventId=master["id"], body={"recurrence": []}).execute()
+    assert "recurrence" not in single
+    assert [i["id"] for i in _instances(alice)] == [master["id"]]  # no longer a series, no exceptions
 
 
 def test_deleting_the_series(alice):
