@@ -46,6 +46,8 @@ ENUMS = {
     "eventType": ("default", "outOfOffice", "focusTime", "workingLocation", "fromGmail", "birthday"),
 }
 RESPONSE_STATUSES = ("needsAction", "declined", "tentative", "accepted")
+# Years outside this range are refused: far dates overflow datetime arithmetic (zones, horizons).
+MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_PROPERTY_KEY = 44
 MAX_PROPERTY_VALUE = 1024
 
@@ -117,6 +119,8 @@ def parse_rfc3339(value: str, name: str) -> datetime:
         parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         raise bad_request("invalid", f"Bad Request: invalid {name}.", name) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise bad_request("invalid", f"Bad Request: {name} is out of range.", name)
     return parsed.replace(microsecond=0)
 
 
@@ -138,6 +142,8 @@ def parse_event_time(raw, which: str, calendar_zone: ZoneInfo) -> EventTime:
             parsed_day = date.fromisoformat(day)
         except ValueError:
             raise bad_request("invalid", f"Invalid {which} time.") from None
+        if not MIN_YEAR <= parsed_day.year <= MAX_YEAR:
+            raise bad_request("invalid", f"Invalid {which} time.")
         return EventTime.all_day_at(datetime.combine(parsed_day, time()), calendar_zone)
     match = RFC3339.match(moment)
     if match is None:
@@ -146,6 +152,8 @@ def parse_event_time(raw, which: str, calendar_zone: ZoneInfo) -> EventTime:
         parsed = datetime.fromisoformat(moment.upper()).replace(microsecond=0)
     except ValueError:
         raise bad_request("invalid", f"Invalid {which} time.") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise bad_request("invalid", f"Invalid {which} time.")
     if parsed.tzinfo is None:
         if zone is None:
             raise bad_request("invalid", f"Missing time zone definition for {which} time.")
