@@ -8,13 +8,13 @@ re-insert, 410 on a second delete) and incremental sync can report them.
 from __future__ import annotations
 
 import secrets
-import string
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from calendar_emulator.backend import ProviderBackend
 from calendar_emulator.google import eventdata, instances, listing
 from calendar_emulator.google.channels import ChannelRegistry
+from calendar_emulator.google.conference import conference_data
 from calendar_emulator.google.errors import GoogleApiError, bad_request, not_found, sync_token_gone
 from calendar_emulator.google.eventdata import format_updated, load_zone
 from calendar_emulator.google.records import Calendar, StoredEvent
@@ -456,7 +456,7 @@ class GoogleBackend(ProviderBackend):
         body["sequence"] = sequence
         if content.get("attendees"):
             body["attendees"] = eventdata.clean_attendees(content["attendees"], owner.email)
-        conference = self._conference(content, previous, conference_version)
+        conference = conference_data(content, previous.body if previous else None, conference_version)
         if conference is not None:
             video = [e for e in conference.get("entryPoints", ()) if e.get("entryPointType") == "video"]
             solution = (conference.get("conferenceSolution") or {}).get("key") or {}
@@ -487,46 +487,6 @@ class GoogleBackend(ProviderBackend):
             return description
         canary = identity.new_canary()
         return f"{description}\n\n{canary}" if description else canary
-
-    @staticmethod
-    def _conference(content: dict, previous: StoredEvent | None, version: int) -> dict | None:
-        # conferenceData is ignored unless the request says conferenceDataVersion=1.
-        if version < 1:
-            return previous.body.get("conferenceData") if previous else None
-        conference = content.get("conferenceData")
-        if not conference:
-            return None
-        request = conference.get("createRequest")
-        if request is None or conference.get("entryPoints"):
-            return conference
-        if not request.get("requestId"):
-            raise bad_request("invalid", "Invalid conference create request: requestId is required.")
-        solution = (request.get("conferenceSolutionKey") or {}).get("type", "hangoutsMeet")
-        if solution != "hangoutsMeet":
-            raise bad_request("invalid", "Invalid conference type value.")
-        letters = string.ascii_lowercase
-        parts = ["".join(secrets.choice(letters) for _ in range(n)) for n in (3, 4, 3)]
-        conference_id = "-".join(parts)
-        return {
-            "createRequest": {
-                "requestId": request["requestId"],
-                "conferenceSolutionKey": {"type": "hangoutsMeet"},
-                "status": {"statusCode": "success"},
-            },
-            "entryPoints": [
-                {
-                    "entryPointType": "video",
-                    "uri": f"https://meet.google.com/{conference_id}",
-                    "label": f"meet.google.com/{conference_id}",
-                }
-            ],
-            "conferenceSolution": {
-                "key": {"type": "hangoutsMeet"},
-                "name": "Google Meet",
-                "iconUri": "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/logo_meet_2020q4_color_2x_web_512dp.png",
-            },
-            "conferenceId": conference_id,
-        }
 
     # --- channels ------------------------------------------------------------------------------
     def watch(self, user: User, calendar: Calendar, body: dict, resource_uri: str) -> dict:
