@@ -14,6 +14,10 @@ concurrency:
     default_limit: 1
   runs:
     max_concurrent_runs: 4
+run_queue:
+  # A queued run waits for the next dequeue pass; the default 5 s is a third of the 15 s budget
+  # from webhook to analytics.one_on_one_meetings. A pass is one small SQLite query.
+  dequeue_interval_seconds: 1
 telemetry:
   enabled: false
 """

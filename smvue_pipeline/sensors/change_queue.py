@@ -28,6 +28,9 @@ STALE_ENV = "SMVUE_QUEUE_STALE_SECONDS"
 # Rows read per tick; a larger backlog is drained over the following ticks.
 MAX_ROWS_PER_TICK = 50_000
 TAG_LIST_CHARS = 60
+# The sensor daemon loops every 5 s and compares against the previous tick's *start*, so a 5 s
+# minimum is "not yet" on every other loop (a tick every 10 s, measured); 4 s ticks every loop.
+MINIMUM_INTERVAL_SECONDS = 4
 
 
 # --- the cursor ------------------------------------------------------------------------------------
@@ -339,7 +342,7 @@ def build_change_queue_sensor(
     name: str = "change_queue_sensor",
     stale_after: timedelta | None = None,
     now: Callable[[], datetime] | None = None,
-    minimum_interval_seconds: int = 5,
+    minimum_interval_seconds: int = MINIMUM_INTERVAL_SECONDS,
 ) -> dg.SensorDefinition:
     """The sensor, with a clock and a staleness (default $SMVUE_QUEUE_STALE_SECONDS or 15 min)."""
     clock = now or (lambda: datetime.now(UTC))
