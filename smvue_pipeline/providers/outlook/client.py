@@ -8,6 +8,7 @@ routing rewrites the authorize URL the user is sent to.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import warnings
@@ -57,6 +58,10 @@ from smvue_pipeline.settings import GRAPH_API_BASE, MS_AUTHORITY
 # The callback is a GET carrying code and state (CONTRACT.md), protected by PKCE and the state check;
 # msal's advice to prefer form_post does not apply to it.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
+# msal's DEBUG records carry authorization codes, PKCE verifiers and refresh-token grant bodies
+# (msal.token_cache logs each token event). Logs never hold secrets, whatever level the root
+# logger is at, so msal is held at INFO and above (nothing it logs there carries a token).
+logging.getLogger("msal").setLevel(logging.INFO)
 MICROSOFT_LOGIN = "https://login.microsoftonline.com/"
 # Calendars.ReadWrite is the narrowest Graph scope that lets SMVue create its own events (F14);
 # msal adds openid, profile and offline_access itself.

@@ -1,0 +1,41 @@
+"""A sync process for the kill -9 test: raw_calendar_events against $SMVUE_HOME with small pages.
+
+Run as `python -m tests.sync.sync_child PAGE_SIZE`; the environment says where everything is."""
+
+from __future__ import annotations
+
+import sys
+
+import dagster as dg
+
+from smvue_pipeline.assets.raw_events import raw_calendar_events
+from smvue_pipeline.providers.google.client import GoogleCalendarClient
+from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.resources.bindings import build_resources
+from smvue_pipeline.settings import Settings
+
+
+def main(page_size: int) -> int:
+    settings = Settings.from_env()
+    resources = build_resources(settings)
+    resources["google_calendar"] = GoogleCalendarClient(
+        api_base=settings.google_api_base,
+        auth_base=settings.google_auth_base,
+        client_id=settings.google_client_id,
+        client_secret=settings.google_client_secret,
+        page_size=page_size,
+    )
+    resources["outlook_calendar"] = OutlookCalendarClient(
+        api_base=settings.graph_api_base,
+        authority=settings.ms_authority,
+        client_id=settings.ms_client_id,
+        client_secret=settings.ms_client_secret,
+        delta_page_size=page_size,
+    )
+    print("syncing", flush=True)
+    result = dg.materialize([raw_calendar_events], resources=resources)
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
