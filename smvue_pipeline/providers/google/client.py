@@ -243,6 +243,10 @@ class GoogleSession(ProviderSession):
                 self.stats.requests += 1
                 result = request.execute(num_retries=0)
                 self._persist_if_refreshed()
+                if isinstance(result, str) and result:
+                    # googleapiclient hands back a body it could not parse as JSON as a plain
+                    # string: a truncated response, as transient as a dropped connection.
+                    raise ValueError("truncated response body")
                 return result
             except HttpError as exc:
                 self._persist_if_refreshed()
