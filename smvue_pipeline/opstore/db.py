@@ -15,6 +15,15 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+# Columns added after a table first shipped: CREATE TABLE IF NOT EXISTS leaves older files without
+# them, so they are added here (table, column, type).
+ADDED_COLUMNS = (
+    ("meetings", "calendar_updated_at", "TEXT"),
+    ("outbox", "lease_owner", "TEXT"),
+    ("outbox", "lease_until", "TEXT"),
+)
+
+
 class OpStore:
     """A handle on the SQLite file; cheap to create, safe to share between threads."""
 
@@ -47,6 +56,14 @@ class OpStore:
             if not self._migrated:
                 schema = resources.files("smvue_pipeline.opstore").joinpath("schema.sql").read_text()
                 conn.executescript(schema)
+                for table, column, kind in ADDED_COLUMNS:
+                    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    if column not in present:
+                        try:
+                            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                        except sqlite3.OperationalError as exc:  # another process added it first
+                            if "duplicate column" not in str(exc):
+                                raise
                 self._migrated = True
                 if self.path.exists():
                     self.path.chmod(0o600)

@@ -103,7 +103,10 @@ CREATE TABLE IF NOT EXISTS meetings (
     writeback_error    TEXT,
     version            INTEGER NOT NULL DEFAULT 1,
     created_at         TEXT NOT NULL,
-    updated_at         TEXT NOT NULL
+    updated_at         TEXT NOT NULL,
+    -- The provider's `updated` stamp of SMVue's last write: a synced row older than it is stale,
+    -- not a change made in the calendar (meeting_backflow).
+    calendar_updated_at TEXT
 );
 
 CREATE TABLE IF NOT EXISTS outbox (
@@ -116,9 +119,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at  TEXT NOT NULL,
     last_error       TEXT,
     created_at       TEXT NOT NULL,
-    updated_at       TEXT NOT NULL
+    updated_at       TEXT NOT NULL,
+    -- Who is working on the row and until when; a lease past its time belongs to a dead worker.
+    lease_owner      TEXT,
+    lease_until      TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_by_meeting ON outbox (meeting_id, state);
 
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     idempotency_key  TEXT PRIMARY KEY,

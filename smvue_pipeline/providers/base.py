@@ -166,6 +166,9 @@ class ProviderEvent:
     start_at: datetime | None
     end_at: datetime | None
     etag: str | None = None
+    # The provider's last-modified stamp (Google `updated`, Graph `lastModifiedDateTime`), the same
+    # clock as raw.calendar_events.provider_updated_at.
+    updated_at: datetime | None = None
 
 
 # --- interfaces --------------------------------------------------------------------------------

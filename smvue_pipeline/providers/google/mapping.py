@@ -105,6 +105,7 @@ def to_provider_event(item: dict) -> ProviderEvent:
         start_at=start_at,
         end_at=end_at,
         etag=item.get("etag"),
+        updated_at=_parse_updated(item.get("updated")),
     )
 
 

@@ -27,6 +27,9 @@ MASTER_SELECT = (
     "id,subject,isAllDay,isCancelled,isOrganizer,responseStatus,organizer,attendees,location,onlineMeeting,"
     "onlineMeetingUrl,originalStartTimeZone,iCalUId,lastModifiedDateTime,transactionId"
 )
+# Outlook's iCalUId is a hex Global Object Id: this class id, then (bytes 16-19) the instance's
+# date, zero for the series itself ([MS-OXOCAL] PidLidGlobalObjectId).
+GLOBAL_OBJECT_ID_PREFIX = "040000008200E00074C5B7101A82E008"
 RESPONSES = {
     "none": "needsAction",
     "notResponded": "needsAction",
@@ -63,6 +66,14 @@ def _parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
     return parse_graph_time({"dateTime": value.replace("Z", ""), "timeZone": "UTC"})
+
+
+def series_ical_uid(value: str | None) -> str | None:
+    """The series' iCalUId from an instance's: every instance of a series keeps one ical_uid, as
+    Google's instances share theirs (a moved instance must not change its uid)."""
+    if value and len(value) >= 40 and value.upper().startswith(GLOBAL_OBJECT_ID_PREFIX):
+        return value[:32] + "00000000" + value[40:]
+    return value
 
 
 def meeting_id_from_transaction(transaction_id: str | None) -> str | None:
@@ -115,7 +126,9 @@ def to_record(
     return EventRecord(
         calendar_id=calendar_id,
         event_id=item["id"],
-        ical_uid=(master or {}).get("iCalUId") or item.get("iCalUId"),
+        ical_uid=series_ical_uid(source.get("iCalUId"))
+        if item.get("seriesMasterId")
+        else source.get("iCalUId"),
         recurring_event_id=item.get("seriesMasterId"),
         original_start_at=original,
         status="cancelled" if source.get("isCancelled") else "confirmed",
@@ -152,4 +165,5 @@ def to_provider_event(item: dict) -> ProviderEvent:
         start_at=parse_graph_time(item.get("start")),
         end_at=parse_graph_time(item.get("end")),
         etag=item.get("@odata.etag"),
+        updated_at=_parse_iso(item.get("lastModifiedDateTime")),
     )
