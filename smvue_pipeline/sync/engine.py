@@ -132,10 +132,13 @@ class SyncEngine:
         states = load_states(self.con)
         results: dict[str, ConnectionResult] = {}
 
-        def fetch_connection(job: ConnectionJob) -> tuple[ConnectionJob, list[FetchedCalendar], RequestStats]:
-            session = job.open_session()
-            fetched = []
+        def fetch_connection(
+            job: ConnectionJob,
+        ) -> tuple[list[FetchedCalendar], RequestStats, Exception | None]:
+            fetched: list[FetchedCalendar] = []
+            session = None
             try:
+                session = job.open_session()
                 for calendar in job.calendars:
                     plan = self.plan(
                         states.get((job.connection_id, calendar.calendar_id)),
@@ -144,10 +147,12 @@ class SyncEngine:
                         window,
                     )
                     fetched.append(self.fetch(session, plan, window))
-            finally:
-                # Stats survive a failure half-way, so the run reports what it spent.
-                stats = session.stats
-            return job, fetched, stats
+            except Exception as exc:  # one connection's failure never stops the others
+                # Calendars fetched before the failure are complete (each carries its own cursor),
+                # so they are still applied: a calendar that keeps failing does not hold the
+                # others back. The request counts go into the run's report either way.
+                return fetched, session.stats if session else RequestStats(), exc
+            return fetched, session.stats, None
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(jobs) or 1))) as pool:
             futures = {pool.submit(fetch_connection, job): job for job in jobs}
@@ -155,11 +160,9 @@ class SyncEngine:
                 job = futures[future]
                 result = ConnectionResult(job.connection_id, job.provider)
                 results[job.connection_id] = result
-                try:
-                    _, fetched, result.stats = future.result()
-                except Exception as exc:  # one connection's failure never stops the others
-                    result.error = exc
-                    continue
+                fetched, result.stats, result.error = future.result()
+                if result.error is not None:
+                    log.warning("connection %s failed: %s", job.connection_id, type(result.error).__name__)
                 for item in fetched:
                     counts = apply_calendar(
                         self.con,

@@ -52,7 +52,11 @@ class Mailbox:
     def actor(self) -> GoogleActor | GraphActor:
         """The user's own calendar app, with a fresh token (tests expire tokens)."""
         token = self.admin.token(self.email, self.provider)
-        return GoogleActor(self.base_url, token) if self.provider == "google" else GraphActor(self.base_url, token)
+        return (
+            GoogleActor(self.base_url, token)
+            if self.provider == "google"
+            else GraphActor(self.base_url, token)
+        )
 
     @property
     def second_calendar_id(self) -> str:
@@ -213,9 +217,7 @@ class SyncHarness:
         return keyed
 
     def sync_state(self, connection_id: str, path: Path | None = None) -> dict[str, dict]:
-        rows = self.query(
-            "SELECT * FROM raw.sync_state WHERE connection_id = $c", {"c": connection_id}, path
-        )
+        rows = self.query("SELECT * FROM raw.sync_state WHERE connection_id = $c", {"c": connection_id}, path)
         return {r["calendar_id"]: r for r in rows}
 
     def connection(self, connection_id: str) -> Connection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tests.sync.conftest import Mailbox
@@ -276,7 +277,10 @@ def _build_graph(s: Scenario) -> None:
             "subject": "Offsite",
             "isAllDay": True,
             "start": {"dateTime": f"{day.isoformat()}T00:00:00", "timeZone": WINDOWS_ZONE},
-            "end": {"dateTime": f"{(day + timedelta(days=1)).isoformat()}T00:00:00", "timeZone": WINDOWS_ZONE},
+            "end": {
+                "dateTime": f"{(day + timedelta(days=1)).isoformat()}T00:00:00",
+                "timeZone": WINDOWS_ZONE,
+            },
         }
     )
     group = actor.create(
@@ -366,7 +370,10 @@ def change(s: Scenario) -> Changes:
     last_instance = s.instance_ids[SERIES_COUNT - 1]
     if s.mailbox.provider == "google":
         created = actor.insert(google_event("Fresh 1:1", created_start, 45))
-        actor.patch(s.single_id, {"start": google_time(moved_start), "end": google_time(moved_start + timedelta(minutes=30))})
+        actor.patch(
+            s.single_id,
+            {"start": google_time(moved_start), "end": google_time(moved_start + timedelta(minutes=30))},
+        )
         actor.patch(
             s.second_id,
             {"start": google_time(second_start), "end": google_time(second_start + timedelta(minutes=60))},
@@ -375,13 +382,27 @@ def change(s: Scenario) -> Changes:
         actor.delete(last_instance)
         actor.patch(s.group_id, {"status": "cancelled"})
         actor.delete(s.all_day_id)
+        actor.patch(s.series_id, {"summary": "Weekly 1:1 (renamed)"})
+        titles = {i: actor.get(i)["summary"] for i in s.instance_ids}
     else:
         created = actor.create(graph_event("Fresh 1:1", created_start, 45))
-        actor.patch(s.single_id, {"start": graph_time(moved_start), "end": graph_time(moved_start + timedelta(minutes=30))})
-        actor.patch(s.second_id, {"start": graph_time(second_start), "end": graph_time(second_start + timedelta(minutes=60))})
+        actor.patch(
+            s.single_id,
+            {"start": graph_time(moved_start), "end": graph_time(moved_start + timedelta(minutes=30))},
+        )
+        actor.patch(
+            s.second_id,
+            {"start": graph_time(second_start), "end": graph_time(second_start + timedelta(minutes=60))},
+        )
         actor.delete(last_instance)
         actor.cancel(s.group_id, "Cancelled: off this week")
         actor.delete(s.all_day_id)
+        actor.patch(s.series_id, {"subject": "Weekly 1:1 (renamed)"})
+        titles = {
+            i: actor._call("GET", f"me/events/{quote(i, safe='')}?$select=subject")["subject"]
+            for i in s.instance_ids
+            if i not in (last_instance, s.instance_ids[CANCELLED_INDEX])
+        }
     s.expected[created["id"]] = Expected(
         s.primary_name, "Fresh 1:1", utc(created_start), utc(created_start + timedelta(minutes=45))
     )
@@ -391,6 +412,11 @@ def change(s: Scenario) -> Changes:
     s.expected[s.second_id] = replace(
         s.expected[s.second_id], start=utc(second_start), end=utc(second_start + timedelta(minutes=60))
     )
+    # Renaming the series touches every instance; the provider says which titles follow.
+    assert "Weekly 1:1 (renamed)" in titles.values()
+    for instance_id, title in titles.items():
+        if instance_id in s.expected and instance_id != last_instance:
+            s.expected[instance_id] = replace(s.expected[instance_id], title=title)
     for gone in (last_instance, s.group_id, s.all_day_id):
         s.expected[gone] = replace(s.expected[gone], status="cancelled")
     return Changes(created["id"], s.single_id, last_instance, s.group_id, s.all_day_id, s.second_id, 1)

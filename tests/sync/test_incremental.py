@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.sync import scenario
@@ -46,7 +48,34 @@ def test_incremental_sync_applies_changes_with_one_round_per_calendar(harness, p
         assert requests == {EVENTS_LIST: calendars}
     else:
         delta = {k: v for k, v in requests.items() if k.endswith("/calendarView/delta")}
-        masters = {k: v for k, v in requests.items() if k.startswith("GET") and k.endswith("/events/{event_id}")}
+        masters = {
+            k: v for k, v in requests.items() if k.startswith("GET") and k.endswith("/events/{event_id}")
+        }
         assert sum(delta.values()) == calendars
         assert sum(masters.values()) <= changes.touched_series
         assert set(requests) == set(delta) | set(masters)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_the_window_rolls_forward_daily(harness, provider):
+    mailbox = harness.connect(provider, second_calendar=False)
+    now = datetime.now(UTC)
+    # Just beyond today's 30-day horizon (the window ends at midnight UTC after day 30).
+    start = scenario.local(now.date() + timedelta(days=31), 10)
+    actor = mailbox.actor()
+    if provider == "google":
+        event_id = actor.insert(scenario.google_event("Quarterly planning", start, 60))["id"]
+    else:
+        event_id = actor.create(scenario.graph_event("Quarterly planning", start, 60))["id"]
+
+    [today] = harness.engine_sync(now=lambda: now)
+    assert today.ok and event_id not in harness.rows(mailbox.connection_id)
+    [same_day] = harness.engine_sync(now=lambda: now)
+    assert [c.mode for c in same_day.calendars] == ["incremental"]
+    [tomorrow] = harness.engine_sync(now=lambda: now + timedelta(days=1))
+
+    assert tomorrow.ok and [c.mode for c in tomorrow.calendars] == ["full"]
+    row = harness.rows(mailbox.connection_id)[event_id]
+    assert row["status"] == "confirmed" and row["start_at"] == start
+    [state] = harness.sync_state(mailbox.connection_id).values()
+    assert state["window_end"].astimezone(UTC).date() == now.date() + timedelta(days=32)

@@ -32,6 +32,9 @@ def test_initial_import_gives_exactly_the_expected_rows(harness, provider):
     assert all(r["provider"] == provider for r in rows.values())
     series_rows = [r for r in rows.values() if r["recurring_event_id"] == built.series_id]
     assert len(series_rows) == scenario.SERIES_COUNT - 1
+    # Every instance of the series (the moved one too) shares one iCalUID, as on Google.
+    [series_uid] = {r["ical_uid"] for r in series_rows}
+    assert series_uid and series_uid not in {r["ical_uid"] for r in rows.values() if r not in series_rows}
     # One cursor per calendar, written with the rows.
     states = harness.sync_state(mailbox.connection_id)
     assert set(states) == {mailbox.primary_calendar_id, mailbox.second_calendar_id}

@@ -66,9 +66,10 @@ def test_410_mid_incremental_resyncs_and_keeps_app_data(harness, tmp_path, provi
     assert result.success
     assert harness.admin.stats()["faults"] == {"sync_token_expired": 1}
     states = harness.sync_state(mailbox.connection_id)
-    assert states[mailbox.primary_calendar_id]["last_full_sync_at"] > states[mailbox.second_calendar_id][
-        "last_full_sync_at"
-    ], "the expired calendar (only) was fully resynced"
+    assert (
+        states[mailbox.primary_calendar_id]["last_full_sync_at"]
+        > states[mailbox.second_calendar_id]["last_full_sync_at"]
+    ), "the expired calendar (only) was fully resynced"
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["unique_event_key"]
     resynced = harness.rows(mailbox.connection_id)

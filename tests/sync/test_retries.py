@@ -3,6 +3,7 @@ that persist are reported on the connection while the run itself succeeds."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,13 +81,18 @@ def test_server_errors_and_timeouts_are_retried_with_backoff(harness, provider):
 
 
 @pytest.mark.parametrize(
-    "kind", [{"kind": "server_error", "retry_after": 0}, {"kind": "timeout", "seconds": 0.6}], ids=["5xx", "timeout"]
+    "kind",
+    [{"kind": "server_error", "retry_after": 0}, {"kind": "timeout", "seconds": 0.6}],
+    ids=["5xx", "timeout"],
 )
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
 def test_persistent_failures_end_in_error_without_crashing_the_run(harness, provider, kind):
     mailbox = harness.connect(provider)
-    seed_one(mailbox)
-    fault(harness, mailbox, **kind)
+    synced = seed_one(mailbox)
+    # Only the second calendar keeps failing.
+    harness.admin.faults(
+        {"rules": [{"user": mailbox.email, "path": re.escape(mailbox.second_calendar_id), **kind}]}
+    )
 
     result = harness.materialize(
         **{provider: {"max_attempts": 3, "retry_base_seconds": 0.01, "request_timeout_seconds": 0.2}}
@@ -96,9 +102,14 @@ def test_persistent_failures_end_in_error_without_crashing_the_run(harness, prov
     connection = harness.connection(mailbox.connection_id)
     assert connection.status == "error"
     assert "unavailable after 3 attempts" in connection.last_error
-    assert harness.rows(mailbox.connection_id) == {}
-    assert harness.sync_state(mailbox.connection_id) == {}
+    # The calendar that did sync is applied with its cursor; the failing one has neither.
+    assert set(harness.rows(mailbox.connection_id)) == {synced}
+    assert set(harness.sync_state(mailbox.connection_id)) == {mailbox.primary_calendar_id}
+    [materialization] = result.asset_materializations_for_node("raw_calendar_events")
+    assert materialization.metadata["connections_failed"].value == 1
+    assert materialization.metadata["requests"].value >= 1 + 3, "failed attempts are reported"
     mirrored = harness.query(
-        "SELECT status, last_error FROM app.connections WHERE connection_id = $c", {"c": mailbox.connection_id}
+        "SELECT status, last_error FROM app.connections WHERE connection_id = $c",
+        {"c": mailbox.connection_id},
     )
     assert mirrored == [{"status": "error", "last_error": connection.last_error}]
