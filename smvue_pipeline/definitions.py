@@ -6,6 +6,7 @@ Importing this module reads the environment only; no file or network I/O happens
 import dagster as dg
 
 from smvue_pipeline.assets.app_tables import app_tables
+from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_writebacks
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.jobs import sync_calendars_job
 from smvue_pipeline.resources.bindings import build_resources
@@ -16,7 +17,8 @@ from smvue_pipeline.settings import Settings
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_calendar_events, app_tables],
+        assets=[raw_calendar_events, app_tables, meeting_backflow],
+        asset_checks=[no_failed_writebacks],
         jobs=[sync_calendars_job, renew_watches_job],
         sensors=[change_queue_sensor],
         schedules=[reconcile_schedule, watch_renewal_schedule],

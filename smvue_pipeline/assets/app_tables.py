@@ -118,8 +118,9 @@ def mirror_table(con: duckdb.DuckDBPyConnection, store: OpStore, name: str) -> i
             kinds={"duckdb", "sqlite"},
             owners=["team:smvue-data"],
             description=f"`app.{name}`: the gateway's {name.replace('_', ' ')}, mirrored from the operational store.",
-            # Mirrored after a sync, so connection status and last-sync times are the run's own.
-            deps=[RAW_EVENTS],
+            # Mirrored after a sync, so connection status and last-sync times are the run's own;
+            # meetings after the calendar's moves and cancellations flowed back into them.
+            deps=[RAW_EVENTS, *([dg.AssetKey("meeting_backflow")] if name == "meetings" else [])],
         )
         for name, key in APP_KEYS.items()
     ],

@@ -1,0 +1,181 @@
+"""`meeting_backflow`: moves and cancellations made in the calendar flow back to SMVue meetings (F14).
+
+The round trip: write-back puts a meeting's event on the calendar tagged with the meeting id; sync
+brings it back into raw.calendar_events with `smvue_meeting_id` set (it links to the meeting, it is
+never a second 1:1); when the user moved or cancelled it in the calendar, this asset updates the
+meeting in the operational store — the calendar wins for changes made there.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
+from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
+from smvue_pipeline.resources.opstore import OperationalStoreResource
+from smvue_pipeline.resources.warehouse import WarehouseResource
+from smvue_pipeline.warehouse import database
+
+MEETING_BACKFLOW = dg.AssetKey("meeting_backflow")
+APP_MEETINGS = dg.AssetKey("app_meetings")
+
+
+@dataclass(frozen=True)
+class TaggedEvent:
+    connection_id: str
+    event_id: str
+    meeting_id: str
+    status: str
+    start_at: datetime | None
+    end_at: datetime | None
+    provider_updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Change:
+    meeting: Meeting
+    event: TaggedEvent
+    kind: str  # moved | cancelled
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC).replace(microsecond=0) if value else None
+
+
+def tagged_events(con) -> dict[str, list[TaggedEvent]]:
+    rows = con.execute(
+        """SELECT connection_id, event_id, smvue_meeting_id, status, start_at, end_at, provider_updated_at
+           FROM raw.calendar_events WHERE smvue_meeting_id IS NOT NULL"""
+    ).fetchall()
+    by_meeting: dict[str, list[TaggedEvent]] = {}
+    for row in rows:
+        event = TaggedEvent(*row)
+        by_meeting.setdefault(event.meeting_id, []).append(event)
+    return by_meeting
+
+
+def plan_changes(meetings: list[Meeting], events: dict[str, list[TaggedEvent]]) -> list[Change]:
+    """What the calendar changed, meeting by meeting. Only events carrying the meeting's tag on the
+    meeting's own connection count — never an untagged event a provider_event_id may point at."""
+    changes = []
+    for meeting in meetings:
+        if meeting.status != "scheduled":
+            continue
+        candidates = [
+            e for e in events.get(meeting.meeting_id, []) if e.connection_id == meeting.connection_id
+        ]
+        recorded = [e for e in candidates if e.event_id == meeting.provider_event_id]
+        if recorded:
+            event = recorded[0]
+        elif len(candidates) == 1:
+            event = candidates[0]
+        else:
+            continue  # not synced back yet (or ambiguous: leave it to write-back's tag lookups)
+        if event.status == "cancelled":
+            # A deletion carries no new stamp; SMVue never revives an event, so it is the user's.
+            changes.append(Change(meeting, event, "cancelled"))
+            continue
+        moved = (_utc(event.start_at), _utc(event.end_at)) != (_utc(meeting.start_at), _utc(meeting.end_at))
+        # A row fetched before SMVue's own last write is stale, not a move made in the calendar.
+        newer = (
+            meeting.calendar_updated_at is None
+            or event.provider_updated_at is None
+            or event.provider_updated_at > meeting.calendar_updated_at
+        )
+        if moved and newer and event.start_at and event.end_at:
+            changes.append(Change(meeting, event, "moved"))
+    return changes
+
+
+def _preview(applied: list[Change]) -> str:
+    if not applied:
+        return "No meeting was moved or cancelled in the calendar."
+    lines = ["| meeting | change | event | calendar start | calendar end |", "|---|---|---|---|---|"]
+    for c in applied[:50]:
+        lines.append(
+            f"| {c.meeting.meeting_id} | {c.kind} | {c.event.event_id} | {_utc(c.event.start_at)} | {_utc(c.event.end_at)} |"
+        )
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=MEETING_BACKFLOW,
+    deps=[RAW_EVENTS],
+    group_name="write_back",
+    kinds={"duckdb", "sqlite"},
+    owners=["team:smvue-data"],
+    pool=WAREHOUSE_POOL,
+    tags={"domain": "calendar"},
+)
+def meeting_backflow(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, opstore: OperationalStoreResource
+) -> dg.MaterializeResult:
+    """SMVue meetings updated from their calendar events: moved in the calendar → new start and end;
+    cancelled or deleted there → status `cancelled`. Only synced meetings with no change of SMVue's
+    own still waiting to be written; no write-back follows (the calendar already says so)."""
+    repo = MeetingRepository(opstore.store)
+    meetings = repo.synced_with_events()
+    # Read in this run's writer connection: the run holds the warehouse pool.
+    with warehouse.writer() as con:
+        events = tagged_events(con)
+    now = datetime.now(UTC)
+    applied = []
+    for change in plan_changes(meetings, events):
+        done = repo.apply_calendar_change(
+            change.meeting.meeting_id,
+            change.meeting.version,
+            start_at=_utc(change.event.start_at) if change.kind == "moved" else None,
+            end_at=_utc(change.event.end_at) if change.kind == "moved" else None,
+            cancelled=change.kind == "cancelled",
+            calendar_updated_at=change.event.provider_updated_at,
+            now=now,
+        )
+        if done:
+            applied.append(change)
+            context.log.info(f"meeting {change.meeting.meeting_id}: {change.kind} in the calendar")
+    return dg.MaterializeResult(
+        metadata={
+            "meetings_compared": dg.MetadataValue.int(len(meetings)),
+            "tagged_events": dg.MetadataValue.int(sum(len(v) for v in events.values())),
+            "moved": dg.MetadataValue.int(sum(c.kind == "moved" for c in applied)),
+            "cancelled": dg.MetadataValue.int(sum(c.kind == "cancelled" for c in applied)),
+            "changes": dg.MetadataValue.md(_preview(applied)),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=APP_MEETINGS,
+    name="no_failed_writebacks",
+    description="Every SMVue meeting reached the calendar (or is on its way): none in write-back state `failed`.",
+)
+def no_failed_writebacks(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    rows, failed = [], []
+    # The published snapshot is app.meetings as the mirror just wrote it, readable without the lock.
+    if Path(warehouse.published_path).exists():
+        con = database.open_database(warehouse.published_path, warehouse.encryption_key, read_only=True)
+        try:
+            rows = con.execute("SELECT writeback_state, count(*) FROM app.meetings GROUP BY ALL").fetchall()
+            failed = con.execute(
+                """SELECT meeting_id, writeback_error FROM app.meetings WHERE writeback_state = 'failed'
+                   ORDER BY updated_at DESC LIMIT 10"""
+            ).fetchall()
+        except duckdb.CatalogException:
+            pass  # no meeting mirrored yet
+        finally:
+            con.close()
+    counts = {state: count for state, count in rows}
+    examples = "\n".join(f"- `{m}`: {e}" for m, e in failed) or "none"
+    return dg.AssetCheckResult(
+        passed=counts.get("failed", 0) == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "pending": dg.MetadataValue.int(counts.get("pending", 0)),
+            "synced": dg.MetadataValue.int(counts.get("synced", 0)),
+            "failed": dg.MetadataValue.int(counts.get("failed", 0)),
+            "latest_failures": dg.MetadataValue.md(examples),
+        },
+    )
