@@ -1,13 +1,16 @@
-"""Connecting a manager's calendar (F1, F2, F15 reconnect): the OAuth round trip as library code.
+"""Connecting and disconnecting a manager's calendar (F1, F2, F15): the OAuth round trip and the
+disconnect order as library code.
 
 `start` remembers the flow (encrypted: it holds the PKCE verifier) under its `state`; `finish`
 consumes it exactly once, stores the encrypted credentials, records the calendars and queues the
-initial import. The gateway's /oauth routes are thin wrappers around these two calls.
+initial import. The gateway's /oauth routes are thin wrappers around these two calls (plus
+`WatchManager.ensure`). `disconnect` and `finish_disconnects` are the F15 disconnect.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,13 +19,25 @@ from smvue_pipeline.opstore.db import OpStore
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
 from smvue_pipeline.providers.base import CalendarProvider, ProviderError
-from smvue_pipeline.security.cipher import TokenCipher
+from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
+from smvue_pipeline.watches import WatchManager
+
+log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=15)
+# A revoke that keeps failing (the provider unreachable) stops holding the tokens back after this.
+REVOKE_GIVE_UP = timedelta(days=1)
 
 
 class ConnectError(Exception):
-    """The connect attempt cannot go on (unknown manager, stale or forged state, provider refusal)."""
+    """The connect attempt cannot go on (unknown manager, stale or forged state, provider refusal).
+
+    The message starts with the field at fault; `status` is the HTTP status the gateway answers.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -32,9 +47,22 @@ class ConnectOutcome:
     reconnected: bool
 
 
+@dataclass
+class DisconnectOutcome:
+    connection: Connection
+    discarded_changes: int
+    pending_watch_stops: int
+    credentials_deleted: bool
+
+
 class ConnectService:
     def __init__(
-        self, store: OpStore, cipher: TokenCipher, providers: dict[str, CalendarProvider], public_url: str
+        self,
+        store: OpStore,
+        cipher: TokenCipher,
+        providers: dict[str, CalendarProvider],
+        public_url: str,
+        watches: WatchManager | None = None,
     ) -> None:
         self.store = store
         self.cipher = cipher
@@ -43,6 +71,7 @@ class ConnectService:
         self.connections = ConnectionRepository(store, cipher)
         self.roster = RosterRepository(store)
         self.queue = ChangeQueue(store)
+        self.watches = watches
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/{provider}/callback"
@@ -51,7 +80,7 @@ class ConnectService:
         """The provider's authorize URL for this manager (login_hint = the manager's email)."""
         manager = self.roster.manager(manager_id)
         if manager is None:
-            raise ConnectError(f"manager_id: unknown manager {manager_id!r}")
+            raise ConnectError(f"manager_id: unknown manager {manager_id!r}", status=404)
         client = self._provider(provider)
         start = client.start_authorization(self.redirect_uri(provider), login_hint=manager.email)
         now = datetime.now(UTC)
@@ -89,7 +118,7 @@ class ConnectService:
         try:
             result = client.finish_authorization(flow, params)
         except ProviderError as exc:
-            raise ConnectError(str(exc)) from None
+            raise ConnectError(f"code: {exc}") from None
         existing = {(c.manager_id, c.provider) for c in self.connections.list()}
         reconnected = (row["manager_id"], provider) in existing
         connection = self.connections.connect(
@@ -105,12 +134,82 @@ class ConnectService:
             self.connections.set_status(
                 connection.connection_id, "error", error=f"listing calendars failed: {exc}"
             )
-            raise ConnectError(f"connected, but listing calendars failed: {exc}") from None
+            raise ConnectError(f"connected, but listing calendars failed: {exc}", status=502) from None
         self.connections.save_calendars(connection.connection_id, calendars)
         # A reconnect resumes from the stored cursor when it is still valid (the sync engine
         # decides); a first connect gets its initial import.
         self.queue.enqueue(connection.connection_id, None, "reconnect" if reconnected else "connect")
         return ConnectOutcome(connection, len(calendars), reconnected)
+
+    # --- disconnect (F15) ---------------------------------------------------------------------
+    def disconnect(self, connection_id: str) -> DisconnectOutcome:
+        """Disconnect a connection, in this order:
+
+        1. mark it `disconnected`: syncs skip it and the gateway rejects (and counts) its
+           notifications from this moment;
+        2. discard its queued changes (meetings and events already synced stay);
+        3. stop its channels / subscriptions (`WatchManager.stop_connection`);
+        4. revoke the token where the provider allows it (Google; Outlook has no revocation) and
+           delete the stored credentials.
+
+        Stopping a watch needs the user's token, so when some watch could not be stopped yet, the
+        encrypted credentials are kept, ONLY until the gateway's background worker
+        (`webhook_gateway.workers`, through `finish_disconnects`) has stopped the rest; then the
+        token is revoked and deleted. A watch that can never be stopped (token refused) is given up
+        and simply expires at the provider. Reconnecting through OAuth revives the same connection
+        id with fresh credentials; a pending revoke then no longer applies to it.
+        """
+        connection = self.connections.mark_disconnected(connection_id)
+        if connection is None:
+            raise ConnectError(f"connection_id: unknown connection {connection_id!r}", status=404)
+        discarded = self.queue.discard_connection(connection_id)
+        pending = self.watches.stop_connection(connection_id) if self.watches else 0
+        deleted = self._revoke_and_forget(connection) if pending == 0 else False
+        log.info(
+            "disconnected %s: %d queued changes discarded, %d watch stops pending",
+            connection_id,
+            discarded,
+            pending,
+        )
+        return DisconnectOutcome(self.connections.get(connection_id), discarded, pending, deleted)  # type: ignore[arg-type]
+
+    def finish_disconnects(self) -> int:
+        """Retry pending watch stops; revoke and delete the tokens of disconnects that are done.
+
+        Called periodically by the gateway's background worker. Returns how many connections had
+        their credentials deleted in this pass.
+        """
+        if self.watches is not None:
+            self.watches.retry_stopping()
+        finished = 0
+        for connection in self.connections.disconnected_holding_credentials():
+            if self.watches is not None and self.watches.pending_stops(connection.connection_id):
+                continue
+            finished += int(self._revoke_and_forget(connection))
+        return finished
+
+    def _revoke_and_forget(self, connection: Connection) -> bool:
+        current = self.connections.get(connection.connection_id)
+        if current is None or current.status != "disconnected":
+            return False  # reconnected meanwhile: its new credentials are not ours to delete
+        provider = self.providers.get(connection.provider)
+        try:
+            credentials = self.connections.credentials(connection.connection_id)
+        except SecretDecryptError:
+            credentials = None  # cannot be used to revoke; nothing left to do but delete
+        if credentials and provider is not None:
+            try:
+                provider.revoke(credentials)
+            except Exception as exc:  # the provider unreachable: retried by the worker, within reason
+                started = datetime.fromisoformat(current.disconnected_at or current.updated_at)
+                if datetime.now(UTC) - started < REVOKE_GIVE_UP:
+                    log.warning(
+                        "revoking %s failed (%s); retrying later",
+                        connection.connection_id,
+                        type(exc).__name__,
+                    )
+                    return False
+        return self.connections.forget_credentials(connection.connection_id)
 
     def _provider(self, provider: str) -> CalendarProvider:
         if provider not in self.providers:

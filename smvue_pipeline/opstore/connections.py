@@ -109,8 +109,52 @@ class ConnectionRepository:
                 (status, error, now, *((now,) if synced else ()), connection_id),
             )
 
+    def mark_disconnected(self, connection_id: str) -> Connection | None:
+        """First step of a disconnect (F15): syncs and notifications stop at once.
+
+        The encrypted credentials stay for now: stopping the connection's watches needs them
+        (`forget_credentials` removes them once that is done). None when the id is unknown.
+        """
+        now = utc_now_iso()
+        with self.store.transaction() as conn:
+            conn.execute(
+                """UPDATE connections SET status = 'disconnected', disconnected_at = COALESCE(
+                       CASE WHEN status = 'disconnected' THEN disconnected_at END, ?), updated_at = ?
+                   WHERE connection_id = ?""",
+                (now, now, connection_id),
+            )
+        return self.get(connection_id)
+
+    def forget_credentials(self, connection_id: str) -> bool:
+        """Delete a disconnected connection's stored tokens; a reconnected one keeps its new ones."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE connections SET secret = NULL, updated_at = ?
+                   WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
+                (utc_now_iso(), connection_id),
+            )
+            return cur.rowcount > 0
+
+    def disconnected_holding_credentials(self) -> list[Connection]:
+        """Disconnects still waiting for their watches to stop before the tokens go."""
+        rows = self.store.query(
+            "SELECT * FROM connections WHERE status = 'disconnected' AND secret IS NOT NULL ORDER BY connection_id"
+        )
+        return [_row_to_connection(r) for r in rows]
+
+    def record_error(self, connection_id: str, error: str) -> None:
+        """Note a problem (a watch the provider refused) without changing the status."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE connections SET last_error = ?, updated_at = ? WHERE connection_id = ?",
+                (error, utc_now_iso(), connection_id),
+            )
+
     def disconnect(self, connection_id: str) -> None:
-        """Forget the credentials and stop syncing; meetings and events stay."""
+        """Forget the credentials and stop syncing at once; meetings and events stay.
+
+        The gateway disconnects through `ConnectService.disconnect`, which stops the watches first.
+        """
         now = utc_now_iso()
         with self.store.transaction() as conn:
             conn.execute(
@@ -187,6 +231,23 @@ class ConnectionRepository:
                 "WHERE connection_id = ?",
                 (_json_list(calendar_ids), connection_id),
             )
+
+    def calendar_listing(self, connection_id: str) -> list[dict]:
+        """Every calendar of the connection with its selection flag (for the app API)."""
+        rows = self.store.query(
+            "SELECT calendar_id, name, is_primary, is_selected FROM calendars WHERE connection_id = ? "
+            "ORDER BY is_primary DESC, name",
+            (connection_id,),
+        )
+        return [
+            {
+                "calendar_id": r["calendar_id"],
+                "name": r["name"],
+                "is_primary": bool(r["is_primary"]),
+                "is_selected": bool(r["is_selected"]),
+            }
+            for r in rows
+        ]
 
     def calendars(self, connection_id: str, selected_only: bool = True) -> list[CalendarInfo]:
         rows = self.store.query(

@@ -15,6 +15,13 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+# Shared with writers that batch their own transaction (the gateway's notification intake).
+BUMP_COUNTER_SQL = (
+    "INSERT INTO counters(name, value) VALUES (?, ?) "
+    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"
+)
+
+
 # Columns added after a table first shipped: CREATE TABLE IF NOT EXISTS leaves older files without
 # them, so they are added here (table, column, type).
 ADDED_COLUMNS = (
@@ -88,11 +95,7 @@ class OpStore:
         return self.connection().execute(sql, params).fetchone()
 
     def bump_counter(self, name: str, by: int = 1) -> None:
-        self.connection().execute(
-            "INSERT INTO counters(name, value) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            (name, by),
-        )
+        self.connection().execute(BUMP_COUNTER_SQL, (name, by))
 
     def counters(self) -> dict[str, int]:
         return {row["name"]: row["value"] for row in self.query("SELECT name, value FROM counters")}

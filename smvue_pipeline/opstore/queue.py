@@ -6,10 +6,18 @@ the sync run deletes exactly the rows it covered, after its warehouse transactio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from smvue_pipeline.opstore.db import OpStore, utc_now_iso
+
+INSERT_SQL = "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)"
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, int, str]]) -> None:
+    """Append rows inside the caller's transaction (the gateway's intake batches its own)."""
+    conn.executemany(INSERT_SQL, rows)
 
 
 @dataclass(frozen=True)
@@ -30,10 +38,7 @@ class ChangeQueue:
         self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False
     ) -> int:
         conn = self.store.connection()
-        cur = conn.execute(
-            "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)",
-            (connection_id, calendar_id, reason, int(full_sync), utc_now_iso()),
-        )
+        cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full_sync), utc_now_iso()))
         return int(cur.lastrowid)
 
     def enqueue_many(self, items: Iterable[tuple[str, str | None, str, bool]]) -> list[int]:
@@ -42,11 +47,7 @@ class ChangeQueue:
         ids = []
         with self.store.transaction() as conn:
             for connection_id, calendar_id, reason, full in items:
-                cur = conn.execute(
-                    "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (connection_id, calendar_id, reason, int(full), now),
-                )
+                cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full), now))
                 ids.append(int(cur.lastrowid))
         return ids
 
