@@ -127,19 +127,23 @@ class SyncHarness:
             self.admin.add_calendar(email, provider, "Coaching")
         manager_id = f"mgr_{uuid.uuid4().hex[:8]}"
         self.connect_service.roster.upsert_manager(manager_id, name, email)
+        connection_id = self.authorize(manager_id, provider).connection.connection_id
+        every = self.connections.calendars(connection_id, selected_only=False)
+        self.connections.select_calendars(connection_id, {c.calendar_id for c in every})
+        names = {c.name: c.calendar_id for c in every}
+        primary = next(c.calendar_id for c in every if c.is_primary)
+        return Mailbox(provider, email, manager_id, connection_id, primary, names, self.url, self.admin)
+
+    def authorize(self, manager_id: str, provider: str):
+        """The OAuth round trip: authorize (the emulator approves the login_hint user at once,
+        answering with a redirect we do not follow), then the callback's query to ConnectService."""
         url = self.connect_service.start(manager_id, provider)
         http = requests.Session()
         http.trust_env = False
         answer = http.get(url, allow_redirects=False, timeout=30)
         assert answer.status_code == 302, answer.text[:300]
         params = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
-        outcome = self.connect_service.finish(provider, params)
-        connection_id = outcome.connection.connection_id
-        every = self.connections.calendars(connection_id, selected_only=False)
-        self.connections.select_calendars(connection_id, {c.calendar_id for c in every})
-        names = {c.name: c.calendar_id for c in every}
-        primary = next(c.calendar_id for c in every if c.is_primary)
-        return Mailbox(provider, email, manager_id, connection_id, primary, names, self.url, self.admin)
+        return self.connect_service.finish(provider, params)
 
     # --- running a sync ----------------------------------------------------------------------
     def materialize(
@@ -192,6 +196,14 @@ class SyncHarness:
         if warehouse_path is None:
             record_outcomes(results, opstore, config.queue_up_to)
         return results
+
+    def expire_access_tokens(self, *mailboxes: Mailbox) -> None:
+        """What the `expire_access_tokens` fault does, for these users only: the fault flag expires
+        every token the shared session emulator ever issued, other tests' included."""
+        state = self.emulator.state
+        with state.lock:
+            for mailbox in mailboxes:
+                assert state.identity.expire_access_tokens(mailbox.provider, mailbox.email) > 0
 
     # --- reading back ------------------------------------------------------------------------
     def query(self, sql: str, params=None, path: Path | None = None) -> list[dict]:

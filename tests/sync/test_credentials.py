@@ -30,7 +30,7 @@ def test_invalid_grant_needs_reconnect_while_others_sync(harness, provider):
     fresh_event = seed_one(healthy)
     # The user withdraws consent; every access token is expired, so a refresh is needed.
     harness.admin.revoke(dead.email, provider)
-    harness.admin.faults({"expire_access_tokens": True})
+    harness.expire_access_tokens(dead, healthy)
 
     result = harness.materialize()
 
@@ -53,6 +53,19 @@ def test_invalid_grant_needs_reconnect_while_others_sync(harness, provider):
     harness.admin.reset_stats()
     assert harness.materialize().success
     assert dead.email not in harness.admin.stats()["requests_by_user"]
+
+    # Reconnecting (OAuth again) keeps the connection and resumes from the stored cursors.
+    states = harness.sync_state(dead.connection_id)
+    outcome = harness.authorize(dead.manager_id, provider)
+    assert outcome.reconnected and outcome.connection.connection_id == dead.connection_id
+    late = seed_one(dead)
+    assert harness.materialize().success
+    assert harness.connection(dead.connection_id).status == "connected"
+    assert late in harness.rows(dead.connection_id)
+    resumed = harness.sync_state(dead.connection_id)
+    assert {c: s["last_full_sync_at"] for c, s in resumed.items()} == {
+        c: s["last_full_sync_at"] for c, s in states.items()
+    }, "no full resync after a reconnect with valid cursors"
 
 
 def _google_token(credentials: str) -> str:
