@@ -1,0 +1,147 @@
+"""Fixtures for the write-back tests: the sync harness (private SMVUE_HOME on the session emulator,
+managers connected through real OAuth) plus a rep on each manager's team, the meeting service and
+write-back workers with an injected clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
+from smvue_pipeline.opstore.outbox import Outbox
+from smvue_pipeline.writeback.scheduling import MeetingService, ScheduleRequest
+from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
+from tests.sync.conftest import Mailbox, SyncHarness
+from tests.sync.conftest import harness as harness  # noqa: F401 - the fixture, re-exported
+
+
+@dataclass
+class Team:
+    mailbox: Mailbox
+    rep_id: str
+    rep_email: str
+
+    @property
+    def manager_id(self) -> str:
+        return self.mailbox.manager_id
+
+
+class Clock:
+    """A settable clock: backoff and lease expiry without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class WritebackHarness:
+    def __init__(self, sync: SyncHarness) -> None:
+        self.sync = sync
+        self.store = sync.store
+        self.settings = sync.settings
+        self.clock = Clock()
+        self.service = MeetingService(
+            self.store, self.settings.published_path, self.settings.warehouse_key, clock=self.clock
+        )
+        self.meetings = MeetingRepository(self.store)
+        self.outbox = Outbox(self.store)
+
+    def team(self, provider: str) -> Team:
+        mailbox = self.sync.connect(provider, second_calendar=False)
+        rep_id = f"rep_{uuid.uuid4().hex[:8]}"
+        rep_email = f"rep-{rep_id}@smvue-test.example"
+        self.sync.connect_service.roster.upsert_team_member(
+            rep_id, mailbox.manager_id, "Riley Rep", rep_email, "2025-01-06"
+        )
+        return Team(mailbox, rep_id, rep_email)
+
+    def request(
+        self, team: Team, start: datetime | None = None, minutes: int = 30, **extra
+    ) -> ScheduleRequest:
+        start = start or (datetime.now(UTC) + timedelta(days=2)).replace(
+            hour=10, minute=0, second=0, microsecond=0
+        )
+        body = {
+            "manager_id": team.manager_id,
+            "rep_id": team.rep_id,
+            "start": start,
+            "end": start + timedelta(minutes=minutes),
+            "title": "Weekly 1:1",
+            "meeting_type": "Weekly",
+        } | extra
+        return ScheduleRequest(**body)
+
+    def worker(
+        self, config: WorkerConfig | None = None, clock: Callable[[], datetime] | None = None, **kwargs
+    ):
+        return WritebackWorker(
+            self.store,
+            self.sync.cipher,
+            writeback_providers(self.settings),
+            config=config or WorkerConfig(lease_seconds=30),
+            clock=clock or self.clock,
+            points=frozenset(),
+            **kwargs,
+        )
+
+    def drain(self, worker: WritebackWorker | None = None, rounds: int = 20) -> None:
+        worker = worker or self.worker()
+        for _ in range(rounds):
+            if worker.run_once() == 0:
+                return
+        raise AssertionError("the outbox did not drain")
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        found = self.meetings.get(meeting_id)
+        assert found is not None
+        return found
+
+    def events(self, team: Team, live_only: bool = False) -> list[dict]:
+        """The manager's calendar as the emulator holds it (admin dump), SMVue-tagged or not."""
+        rows = self.sync.admin.dump(team.mailbox.email, team.mailbox.provider)
+        return [r for r in rows if not (live_only and r["deleted"])]
+
+
+def event_times(row: dict) -> tuple[datetime, datetime]:
+    """Start and end (UTC) of an admin-dump row, for either provider's shape."""
+    event = row["event"]
+
+    def parse(value: dict) -> datetime:
+        text = value["dateTime"].rstrip("Z")
+        if "." in text:
+            head, fraction = text.split(".", 1)
+            text = f"{head}.{fraction[:6]}"
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # Graph: UTC unless a zone is given
+        return parsed.astimezone(UTC)
+
+    return parse(event["start"]), parse(event["end"])
+
+
+def smvue_tag(row: dict) -> str | None:
+    event = row["event"]
+    private = (event.get("extendedProperties") or {}).get("private") or {}
+    if private.get("smvueMeetingId"):
+        return private["smvueMeetingId"]
+    for prop in event.get("singleValueExtendedProperties") or []:
+        if prop.get("id", "").lower().endswith("name smvuemeetingid"):
+            return prop.get("value")
+    # The admin dump renders Graph events without extended properties; SMVue's transactionId
+    # ("smvue-<meeting id>") names the meeting as well.
+    transaction = event.get("transactionId") or ""
+    return transaction.removeprefix("smvue-") if transaction.startswith("smvue-") else None
+
+
+@pytest.fixture
+def wb(harness) -> WritebackHarness:  # noqa: F811 - harness is the sync fixture
+    return WritebackHarness(harness)

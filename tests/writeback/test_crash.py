@@ -1,0 +1,97 @@
+"""kill -9 of a write-back worker process between the provider call and the state update, then a
+restart: still exactly one event on the calendar, and the meeting `synced` — on both providers."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.writeback.conftest import smvue_tag
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE_SECONDS = 5
+
+
+def start_worker(failpoint: str) -> tuple[subprocess.Popen, queue.Queue]:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smvue_pipeline.writeback",
+            "--lease-seconds",
+            str(LEASE_SECONDS),
+            "--interval",
+            "0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SMVUE_FAILPOINT": failpoint},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in child.stderr:  # type: ignore[union-attr]
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return child, lines
+
+
+def wait_for_line(lines: queue.Queue, child: subprocess.Popen, needle: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            assert child.poll() is None, f"the worker exited early: {''.join(seen)[-2000:]}"
+            continue
+        seen.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"timed out waiting for {needle!r}: {''.join(seen)[-2000:]}")
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider):
+    team = wb.team(provider)
+    meeting_id = wb.service.schedule(wb.request(team)).meeting_id
+
+    child, lines = start_worker("writeback.after_provider_call")
+    try:
+        wait_for_line(lines, child, "failpoint writeback.after_provider_call reached")
+        # The calendar has the event; SMVue has not recorded it yet.
+        assert [smvue_tag(r) for r in wb.events(team, live_only=True)] == [meeting_id]
+        stuck = wb.meeting(meeting_id)
+        assert (stuck.writeback_state, stuck.provider_event_id) == ("pending", None)
+        assert wb.outbox.latest(meeting_id).lease_owner is not None
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    # A new worker takes the row over once the dead one's lease lapsed (clock moved past it, not slept).
+    wb.clock.now = wb.clock.now + timedelta(seconds=LEASE_SECONDS + 60)
+    restarted = wb.worker()
+    assert restarted.run_once() == 1
+
+    meeting = wb.meeting(meeting_id)
+    live = wb.events(team, live_only=True)
+    assert len(live) == 1 and smvue_tag(live[0]) == meeting_id
+    event_ids = {live[0]["id"], live[0].get("immutable_id")}
+    assert meeting.writeback_state == "synced" and meeting.provider_event_id in event_ids
+    latest = wb.outbox.latest(meeting_id)
+    assert (latest.state, latest.attempts, latest.lease_owner) == ("done", 2, None)
