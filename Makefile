@@ -14,14 +14,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# dagster-dbt builds the cadence assets from dbt's manifest: re-parse whenever the project changes.
+DBT_MANIFEST := dbt_cadence/target/manifest.json
+DBT_PROJECT_FILES := $(shell find dbt_cadence \( -path dbt_cadence/target -o -path dbt_cadence/logs \) -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+$(DBT_MANIFEST): $(STAMP) $(DBT_PROJECT_FILES)
+	DO_NOT_TRACK=1 $(BIN)/dbt parse --project-dir dbt_cadence --profiles-dir dbt_cadence --quiet
+	@touch $@
+
+demo: $(STAMP) $(DBT_MANIFEST)
 	$(BIN)/smvue demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint $(DBT_MANIFEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -129,7 +129,14 @@ ONE_ON_ONES = [
     meeting("up_archived", "rep_up_next", AS_OF + 2 * DAY, "scheduled", is_archived=True),
     meeting("up_cancelled", "rep_up_next", AS_OF + 3 * DAY, "cancelled"),
     meeting("up_held_before", "rep_up_next", AS_OF - 10 * DAY, "held"),
-    # rescued: 30 days since last held (overdue by 20 against weekly's 10) but a 1:1 in 2 days.
+    # rescued: 30 days since last held (overdue by 20 against weekly's 10) but a 1:1 in 2 days;
+    # seven past 1:1s, of which the brief lists the last five.
+    meeting("rs_72", "rep_rescued", AS_OF - 72 * DAY, "held"),
+    meeting("rs_65", "rep_rescued", AS_OF - 65 * DAY, "declined"),
+    meeting("rs_58", "rep_rescued", AS_OF - 58 * DAY, "cancelled"),
+    meeting("rs_51", "rep_rescued", AS_OF - 51 * DAY, "held"),
+    meeting("rs_44", "rep_rescued", AS_OF - 44 * DAY, "held", meeting_type="Pipeline Review"),
+    meeting("rs_37", "rep_rescued", AS_OF - 37 * DAY, "held"),
     meeting("rs_held", "rep_rescued", AS_OF - 30 * DAY, "held"),
     meeting("rs_next", "rep_rescued", AS_OF + 2 * DAY, "scheduled", meeting_type=None),
 ]

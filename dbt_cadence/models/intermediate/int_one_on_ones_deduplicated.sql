@@ -3,6 +3,13 @@
 -- start) share manager, rep, occurrence_uid and occurrence_start_at. The copy kept is the one
 -- that best says what happened: held, then scheduled, then declined, then cancelled (so a
 -- rescheduled meeting's live copy wins over its cancelled original), then the latest start.
+
+-- A table, not a view like the other intermediates: four marts and a test read it, and as a
+-- view each would redo the window over every 1:1 row (SPEC: recompute over a million rows
+-- <= 10 s). Narrow on purpose, since writing wide text columns costs more than the window;
+-- title and link are looked up for the few upcoming rows that need them.
+{{ config(materialized='table') }}
+
 with one_on_ones as (
     select * from {{ ref('stg_analytics__one_on_one_meetings') }}
 ),
@@ -28,17 +35,12 @@ select
     one_on_one_id,
     manager_id,
     rep_id,
-    occurrence_uid,
-    occurrence_start_at,
-    title,
+    occurrence_key,
     start_at,
     end_at,
-    duration_minutes,
     status,
     status = 'held' as is_held,
     meeting_type,
-    source,
-    video_link,
     copies_count
 from ranked
 where not is_occurrence_archived

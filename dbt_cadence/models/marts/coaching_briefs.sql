@@ -26,14 +26,17 @@ recent as (
     select
         occurrences.manager_id,
         occurrences.rep_id,
-        list(
+        -- max_by with a count keeps only the top five per pair, newest first, without
+        -- building the whole history into a list.
+        max_by(
             struct_pack(
                 start_at := occurrences.start_at,
                 status := occurrences.status,
                 meeting_type := occurrences.meeting_type
-            )
-            order by occurrences.start_at desc
-        )[1:5] as recent_meetings
+            ),
+            occurrences.start_at,
+            5
+        ) as recent_meetings
     from occurrences
     semi join upcoming_pairs
         on occurrences.manager_id = upcoming_pairs.manager_id

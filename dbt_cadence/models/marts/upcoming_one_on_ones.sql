@@ -29,10 +29,7 @@ upcoming as (
 -- cancelled meetings) say nothing about this occurrence.
 prep_by_occurrence as (
     select
-        one_on_ones.manager_id,
-        one_on_ones.rep_id,
-        one_on_ones.occurrence_uid,
-        one_on_ones.occurrence_start_at,
+        one_on_ones.occurrence_key,
         min(case reminders.reminder_state when 'sent' then 1 when 'scheduled' then 2 else 3 end) as prep_rank
     from reminders
     inner join one_on_ones on reminders.one_on_one_id = one_on_ones.one_on_one_id
@@ -47,8 +44,8 @@ select
     upcoming.one_on_one_id,
     upcoming.start_at,
     upcoming.end_at,
-    upcoming.title,
-    upcoming.video_link,
+    one_on_ones.title,
+    one_on_ones.video_link,
     upcoming.meeting_type,
     case prep_by_occurrence.prep_rank
         when 1 then 'sent'
@@ -57,9 +54,6 @@ select
         else 'not_scheduled'
     end as prep_status
 from upcoming
+left join one_on_ones on upcoming.one_on_one_id = one_on_ones.one_on_one_id
 left join team_members on upcoming.rep_id = team_members.rep_id
-left join prep_by_occurrence
-    on upcoming.manager_id = prep_by_occurrence.manager_id
-    and upcoming.rep_id = prep_by_occurrence.rep_id
-    and upcoming.occurrence_uid = prep_by_occurrence.occurrence_uid
-    and upcoming.occurrence_start_at = prep_by_occurrence.occurrence_start_at
+left join prep_by_occurrence on upcoming.occurrence_key = prep_by_occurrence.occurrence_key

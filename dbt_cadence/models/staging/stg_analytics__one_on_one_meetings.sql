@@ -30,7 +30,14 @@ renamed as (
         -- A copy of the same meeting on another calendar shares its iCalendar UID, and a moved
         -- occurrence of a series keeps its original start: together they name the occurrence.
         coalesce(ical_uid, one_on_one_id) as occurrence_uid,
-        coalesce(cast(original_start_at as timestamptz), cast(start_at as timestamptz)) as occurrence_start_at
+        coalesce(cast(original_start_at as timestamptz), cast(start_at as timestamptz)) as occurrence_start_at,
+        -- The same four columns as one 64-bit join handle, cheap to store and to join on.
+        hash(
+            cast(manager_id as varchar),
+            cast(rep_id as varchar),
+            coalesce(ical_uid, one_on_one_id),
+            coalesce(cast(original_start_at as timestamptz), cast(start_at as timestamptz))
+        ) as occurrence_key
     from source
 )
 

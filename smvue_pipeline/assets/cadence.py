@@ -1,0 +1,150 @@
+"""Cadence metrics, weekly series, Up Next and coaching briefs: the dbt_cadence project as assets.
+
+dbt reads `analytics.one_on_one_meetings` and the `app.*` mirrors (their Python assets share the
+source keys, so the lineage is one graph) and writes the `analytics` marts. Each run builds the
+whole project (models, seeds, tests, unit tests) and then republishes the readers' snapshot.
+
+The asset definitions need `dbt_cadence/target/manifest.json`: `make` rebuilds it when the
+project changes, and `prepare_manifest()` does the same from Python.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
+
+from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
+from smvue_pipeline.settings import Settings
+from smvue_pipeline.warehouse.database import extension_directory, publish
+
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_cadence"
+CADENCE_GROUP = "cadence"
+
+# dbt source (source name, table) -> the key of the Python asset that writes it.
+SOURCE_ASSET_KEYS: Mapping[tuple[str, str], dg.AssetKey] = {
+    ("analytics", "one_on_one_meetings"): dg.AssetKey("one_on_one_meetings"),
+    ("app", "managers"): dg.AssetKey("app_managers"),
+    ("app", "team_members"): dg.AssetKey("app_team_members"),
+    ("app", "prep_reminders"): dg.AssetKey("app_prep_reminders"),
+}
+
+# Statuses age with the clock (an on-track pair turns due without any new event), so the marts
+# must be rebuilt at least daily even when no calendar changes.
+MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=12)
+)
+
+
+@cache
+def cadence_project() -> DbtProject:
+    """The dbt_cadence project; under `dagster dev` its manifest is rebuilt on load."""
+    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+    project.prepare_if_dev()
+    return project
+
+
+def prepare_manifest() -> Path:
+    """Run `dbt parse` so target/manifest.json matches the project files; returns its path."""
+    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+    project.preparer.prepare(project)
+    return project.manifest_path
+
+
+def dbt_executable() -> str:
+    """This interpreter's dbt: the venv is often not on PATH (`.venv/bin/python -m pytest`)."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    """The `dbt` resource the cadence assets run with."""
+    return DbtCliResource(project_dir=cadence_project(), dbt_executable=dbt_executable())
+
+
+class CadenceTranslator(DagsterDbtTranslator):
+    """dbt sources take the keys of the Python assets that write them; models and seeds are keyed
+    by their name alone (`cadence_metrics`), like the project's other assets; every dbt node is in
+    the `cadence` group, described by its dbt description; the marts carry a freshness policy."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            source = (dbt_resource_props["source_name"], dbt_resource_props["name"])
+            if source in SOURCE_ASSET_KEYS:
+                return SOURCE_ASSET_KEYS[source]
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return CADENCE_GROUP
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "model" and "marts" in props.get("fqn", []):
+            return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+        return spec
+
+
+class CadenceRunConfig(dg.Config):
+    """Optional run settings; by default "now" is the run's start and Up Next looks 7 days ahead."""
+
+    as_of: str | None = Field(None, description="ISO timestamp to measure cadence at (UTC if no offset)")
+    lookahead_days: int | None = Field(None, description="Up Next horizon in days (default 7)")
+
+    def dbt_vars(self) -> list[str]:
+        values = {"as_of": self.as_of, "lookahead_days": self.lookahead_days}
+        chosen = {name: value for name, value in values.items() if value is not None}
+        return ["--vars", json.dumps(chosen)] if chosen else []
+
+
+@contextmanager
+def dbt_environment(settings: Settings) -> Iterator[None]:
+    """The variables profiles.yml reads, while dagster-dbt starts dbt and opens its own adapter:
+    dbt runs in dbt_cadence/, so the warehouse path must be absolute, and an encrypted warehouse
+    needs the packaged httpfs extension's directory."""
+    values = {"SMVUE_WAREHOUSE": str(Path(settings.warehouse_path).resolve())}
+    if settings.warehouse_key:
+        values["SMVUE_WAREHOUSE_KEY"] = settings.warehouse_key
+        values["SMVUE_DUCKDB_EXTENSION_DIR"] = extension_directory()
+    with mock.patch.dict(os.environ, values):
+        yield
+
+
+def _manifest_path() -> Path:
+    manifest = cadence_project().manifest_path
+    if not manifest.exists():
+        raise FileNotFoundError(
+            f"{manifest} is missing: run `make {manifest.relative_to(PROJECT_DIR.parent)}` or "
+            "smvue_pipeline.assets.cadence.prepare_manifest()"
+        )
+    return manifest
+
+
+@dbt_assets(
+    manifest=_manifest_path(),
+    project=cadence_project(),
+    dagster_dbt_translator=CadenceTranslator(),
+    pool=WAREHOUSE_POOL,
+    name="cadence_dbt_assets",
+)
+def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: CadenceRunConfig):
+    """Build dbt_cadence (models, seeds, data and unit tests), then republish the snapshot."""
+    settings = Settings.from_env()
+    # A throwaway target folder: dagster-dbt would otherwise leave one folder per run under
+    # dbt_cadence/target, forever. dbt's output is in the run's compute logs.
+    with tempfile.TemporaryDirectory(prefix="dbt_cadence-") as target_dir:
+        with dbt_environment(settings):
+            invocation = dbt.cli(["build", *config.dbt_vars()], context=context, target_path=Path(target_dir))
+        yield from invocation.stream().fetch_row_counts()
+    publish(settings.warehouse_path, settings.published_path)
