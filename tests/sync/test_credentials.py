@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import google.auth._exponential_backoff
 import msal
 import pytest
 
@@ -173,3 +175,32 @@ def test_rotate_key_then_sync_with_only_the_new_key(harness, monkeypatch, capsys
     for connection_id, event_id in added.items():
         assert harness.connection(connection_id).status == "connected"
         assert event_id in harness.rows(connection_id)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_token_endpoint_down_is_an_error_not_a_reconnect(harness, provider, monkeypatch):
+    mailbox = harness.connect(provider)
+    event_id = seed_one(mailbox)
+    harness.expire_access_tokens(mailbox)
+    harness.admin.faults(
+        {
+            "rules": [
+                {"kind": "server_error", "status": 503, "retry_after": 0, "path": "/oauth2/(v2.0/)?token$"}
+            ]
+        }
+    )
+    # google-auth backs off between its own token retries (1 s, 2 s); record instead of sleeping.
+    waits = []
+    monkeypatch.setattr(google.auth._exponential_backoff, "time", SimpleNamespace(sleep=waits.append))
+
+    assert harness.materialize().success
+
+    connection = harness.connection(mailbox.connection_id)
+    assert connection.status == "error", "a token endpoint outage is not a dead grant"
+    assert connection.last_error.startswith("ProviderUnavailable: token refresh failed")
+    assert harness.rows(mailbox.connection_id) == {}
+    # Once the endpoint is back the next run refreshes and syncs, with no reconnect.
+    harness.admin.clear_faults()
+    assert harness.materialize().success
+    assert harness.connection(mailbox.connection_id).status == "connected"
+    assert event_id in harness.rows(mailbox.connection_id)

@@ -19,8 +19,10 @@ def comparable(rows: dict[str, dict]) -> dict[str, dict]:
     return {k: {c: v for c, v in r.items() if c not in IGNORED} for k, r in rows.items()}
 
 
-def one_on_one_id(connection_id: str, event_id: str) -> str:
-    return hashlib.sha256(f"{connection_id}:{event_id}".encode()).hexdigest()[:32]
+def one_on_one_id(connection_id: str, calendar_id: str, event_id: str) -> str:
+    """The id a calendar 1:1 gets from its event (as the 1:1 model derives it): stable across resyncs."""
+    key = "\x1f".join((connection_id, calendar_id, event_id)).encode()
+    return "cal_" + hashlib.md5(key, usedforsecurity=False).hexdigest()
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
@@ -37,8 +39,14 @@ def test_410_mid_incremental_resyncs_and_keeps_app_data(harness, tmp_path, provi
     assert rows[tagged.event_id]["smvue_meeting_id"] == "meeting-410"
     # App-side data keyed by ids derived from events: an archived instance and a typed SMVue meeting.
     annotated = {
-        one_on_one_id(mailbox.connection_id, built.instance_ids[0]): (1, "Weekly"),
-        one_on_one_id(mailbox.connection_id, tagged.event_id): (0, "Pipeline Review"),
+        one_on_one_id(mailbox.connection_id, mailbox.primary_calendar_id, built.instance_ids[0]): (
+            1,
+            "Weekly",
+        ),
+        one_on_one_id(mailbox.connection_id, mailbox.primary_calendar_id, tagged.event_id): (
+            0,
+            "Pipeline Review",
+        ),
     }
     with harness.store.transaction() as conn:
         for key, (archived, kind) in annotated.items():

@@ -274,7 +274,7 @@ class GoogleSession(ProviderSession):
                 last_error = exc
                 self._retry.wait(attempt, exc.resp.get("retry-after"))
             except google.auth.exceptions.RefreshError as exc:
-                raise ReauthRequired(_refresh_error(exc)) from None
+                raise _refresh_failure(exc) from None
             except (TimeoutError, httplib2.HttpLib2Error, ConnectionError, ValueError) as exc:
                 # ValueError: a truncated body that is not JSON. All are transient.
                 last_error = exc
@@ -291,7 +291,7 @@ class GoogleSession(ProviderSession):
         try:
             self._creds.refresh(GoogleAuthRequest(session=_plain_session()))
         except google.auth.exceptions.RefreshError as exc:
-            raise ReauthRequired(_refresh_error(exc)) from None
+            raise _refresh_failure(exc) from None
         except google.auth.exceptions.TransportError as exc:
             raise ProviderUnavailable(f"token refresh failed: {exc}") from None
         self._persist_if_refreshed()
@@ -468,7 +468,22 @@ def _reason(exc: HttpError) -> str:
         return ""
 
 
+def _refresh_failure(exc: google.auth.exceptions.RefreshError) -> ProviderError:
+    """A refused grant (invalid_grant and the like) needs the user; a token endpoint that is down
+    (google-auth marks 5xx / 429 retryable, after its own retries) only needs time."""
+    if getattr(exc, "retryable", False):
+        return ProviderUnavailable(f"token refresh failed: {_refresh_error(exc)}")
+    return ReauthRequired(_refresh_error(exc))
+
+
 def _refresh_error(exc: Exception) -> str:
+    """A short reason: the OAuth error code when there is one (never the response body)."""
+    details = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+    error = details.get("error")
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):  # a non-OAuth error body (e.g. a 503 from a front end)
+        return f"{error.get('code', '')} {error.get('status') or error.get('message', '')}".strip()
     text = str(exc)
     return "invalid_grant" if "invalid_grant" in text else text.splitlines()[0][:200]
 

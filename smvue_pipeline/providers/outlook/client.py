@@ -238,9 +238,13 @@ class OutlookSession(ProviderSession):
         )
         if account is None:
             raise ReauthRequired("no account in the stored token cache")
-        result = self._app.acquire_token_silent_with_error(
-            GRAPH_SCOPES, account=account, force_refresh=force_refresh
-        )
+        try:
+            result = self._app.acquire_token_silent_with_error(
+                GRAPH_SCOPES, account=account, force_refresh=force_refresh
+            )
+        except (requests.RequestException, msal.exceptions.MsalError, ValueError) as exc:
+            # The token endpoint is down or answered garbage: transient, not a dead grant.
+            raise ProviderUnavailable(f"token refresh failed: {type(exc).__name__}") from None
         if not result or "access_token" not in result:
             error = (result or {}).get("error", "no token")
             if error in ("invalid_grant", "interaction_required", "no token"):
