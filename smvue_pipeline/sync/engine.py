@@ -108,6 +108,9 @@ class SyncEngine:
             return CalendarPlan(calendar, "full", "no cursor yet", None, window)
         if state.window.end < window.end:
             return CalendarPlan(calendar, "full", "window rolled forward", None, window)
+        if state.window.start > window.start:
+            # More history asked for (past_days raised): a cursor only covers what it listed.
+            return CalendarPlan(calendar, "full", "window widened", None, window)
         return CalendarPlan(calendar, "incremental", "cursor", state.cursor, state.window)
 
     # --- fetching ----------------------------------------------------------------------------

@@ -79,3 +79,8 @@ def test_the_window_rolls_forward_daily(harness, provider):
     assert row["status"] == "confirmed" and row["start_at"] == start
     [state] = harness.sync_state(mailbox.connection_id).values()
     assert state["window_end"].astimezone(UTC).date() == now.date() + timedelta(days=32)
+    # More history asked for: the cursor does not cover it, so a full sync again.
+    [wider] = harness.engine_sync(now=lambda: now + timedelta(days=1), past_days=120)
+    assert wider.ok and [c.mode for c in wider.calendars] == ["full"]
+    [state] = harness.sync_state(mailbox.connection_id).values()
+    assert state["window_start"].astimezone(UTC).date() == now.date() + timedelta(days=1 - 120)

@@ -102,6 +102,8 @@ def test_persistent_failures_end_in_error_without_crashing_the_run(harness, prov
     connection = harness.connection(mailbox.connection_id)
     assert connection.status == "error"
     assert "unavailable after 3 attempts" in connection.last_error
+    # A readable reason for Settings > Integrations: no URL, no sync cursor.
+    assert "http" not in connection.last_error.lower() and len(connection.last_error) < 200
     # The calendar that did sync is applied with its cursor; the failing one has neither.
     assert set(harness.rows(mailbox.connection_id)) == {synced}
     assert set(harness.sync_state(mailbox.connection_id)) == {mailbox.primary_calendar_id}

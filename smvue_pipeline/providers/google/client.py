@@ -234,7 +234,7 @@ class GoogleSession(ProviderSession):
 
     # --- plumbing ----------------------------------------------------------------------------
     def _execute(self, request, *, not_found_ok: bool = False):
-        last_error: Exception | None = None
+        last_error: object = None
         for attempt in range(self._client.max_attempts):
             if attempt:
                 self.stats.retries += 1
@@ -262,7 +262,7 @@ class GoogleSession(ProviderSession):
                 if status == 401:
                     # The token was refused although fresh: refresh once more, then give up.
                     self._refresh()
-                    last_error = exc
+                    last_error = "401"
                     continue
                 retryable = status in RETRYABLE_STATUS or (status == 403 and reason in RATE_LIMIT_REASONS)
                 if not retryable:
@@ -271,13 +271,13 @@ class GoogleSession(ProviderSession):
                     raise ProviderError(f"Google API {status} {reason}") from None
                 if status in (403, 429):
                     self.stats.throttled += 1
-                last_error = exc
+                last_error = f"{status} {reason}".strip()  # not str(exc): it carries the URL
                 self._retry.wait(attempt, exc.resp.get("retry-after"))
             except google.auth.exceptions.RefreshError as exc:
                 raise _refresh_failure(exc) from None
             except (TimeoutError, httplib2.HttpLib2Error, ConnectionError, ValueError) as exc:
                 # ValueError: a truncated body that is not JSON. All are transient.
-                last_error = exc
+                last_error = f"{type(exc).__name__}: {exc}"
                 self._retry.wait(attempt, None)
         raise ProviderUnavailable(
             f"Google API unavailable after {self._client.max_attempts} attempts: {last_error}"
@@ -352,8 +352,9 @@ class GoogleSession(ProviderSession):
             records, removals = classify(calendar_id, response.get("items", []))
             page_token = response.get("nextPageToken")
             cursor = None
-            if not page_token:
-                cursor = json.dumps({"sync_token": response.get("nextSyncToken")})
+            if not page_token and response.get("nextSyncToken"):
+                # Without a sync token there is no cursor: the next sync is a full one again.
+                cursor = json.dumps({"sync_token": response["nextSyncToken"]})
             yield SyncPage(events=records, removals=removals, cursor=cursor)
             if not page_token:
                 return

@@ -288,7 +288,7 @@ class OutlookSession(ProviderSession):
                     timeout=self._client.request_timeout_seconds,
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
-                last_error = exc
+                last_error = type(exc).__name__  # not str(exc): it carries the URL (and delta token)
                 self._retry.wait(attempt, None)
                 continue
             status = response.status_code
