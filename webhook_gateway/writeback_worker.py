@@ -25,8 +25,10 @@ def register_writeback(
     config: WorkerConfig | None = None,
 ) -> list[WritebackWorker]:
     """Add `threads` write-back workers to the gateway's registry; returns them (tests inspect)."""
-    providers = writeback_providers(services.settings)
     registry: WorkerRegistry = services.workers
+    if any(name.startswith(PREFIX) for name in registry.periodic):
+        return []  # already registered (an app built twice on the same services)
+    providers = writeback_providers(services.settings)
     workers = []
     for index in range(threads):
         worker = WritebackWorker(

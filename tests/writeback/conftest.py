@@ -4,12 +4,14 @@ write-back workers with an injected clock."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
 from smvue_pipeline.opstore.outbox import Outbox
@@ -145,3 +147,59 @@ def smvue_tag(row: dict) -> str | None:
 @pytest.fixture
 def wb(harness) -> WritebackHarness:  # noqa: F811 - harness is the sync fixture
     return WritebackHarness(harness)
+
+
+class Api:
+    """The gateway's app API over real HTTP, as the SMVue web app calls it."""
+
+    def __init__(self, url: str, token: str, services) -> None:
+        self.url = url
+        self.services = services
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.http.request(method, self.url + path, timeout=30, **kwargs)
+
+    def schedule(self, team: Team, start: datetime, minutes: int = 30, key: str | None = None, **extra):
+        body = {
+            "manager_id": team.manager_id,
+            "rep_id": team.rep_id,
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=minutes)).isoformat(),
+            "title": "Weekly 1:1",
+            "meeting_type": "Weekly",
+        } | extra
+        headers = {"Idempotency-Key": key} if key else {}
+        return self.call("POST", "/v1/meetings", json=body, headers=headers)
+
+    def meeting(self, meeting_id: str) -> dict:
+        answer = self.call("GET", f"/v1/meetings/{meeting_id}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def wait_settled(self, meeting_ids, timeout: float = 30.0) -> dict[str, dict]:
+        """Poll GET until no meeting is pending (the gateway's workers run on their own)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = {m: self.meeting(m) for m in meeting_ids}
+            if all(s["writeback"] != "pending" for s in states.values()):
+                return states
+            if time.monotonic() > deadline:
+                pending = [m for m, s in states.items() if s["writeback"] == "pending"]
+                raise AssertionError(f"{len(pending)} meetings still pending after {timeout}s: {pending[:3]}")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def api(wb):
+    """A real gateway (uvicorn on loopback) on the test's SMVUE_HOME, write-back workers included."""
+    from webhook_gateway.app import create_app
+    from webhook_gateway.server import GatewayServer
+
+    app = create_app(
+        wb.settings, maintenance_interval=3600, writeback_options={"threads": 4, "interval": 0.2}
+    )
+    with GatewayServer(app) as server:
+        yield Api(server.url, wb.settings.api_token(), app.state.services)
