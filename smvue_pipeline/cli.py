@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -16,6 +17,22 @@ def _emulator(args: argparse.Namespace) -> None:
 
     config = EmulatorConfig(graph_max_subscription_minutes=args.graph_max_subscription_minutes)
     serve_forever(args.host, args.port, config)
+
+
+def _gateway(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from smvue_pipeline.settings import Settings
+    from webhook_gateway.server import serve
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not os.environ.get("SMVUE_PUBLIC_URL"):
+        # Providers deliver to where we listen unless told otherwise (a tunnel, a proxy).
+        settings = replace(settings, public_url=f"http://{args.host}:{args.port}")
+    serve(args.host, args.port, settings)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -89,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--ui", action="store_true", help="also serve the Dagster UI")
     up.add_argument("--ui-port", type=int, default=3000)
     up.set_defaults(func=_up)
+
+    gateway = commands.add_parser("gateway", help="serve the webhook gateway and app API")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8780)
+    gateway.set_defaults(func=_gateway)
 
     status = commands.add_parser("status", help="one line per connection")
     status.set_defaults(func=_status)

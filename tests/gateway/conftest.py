@@ -1,0 +1,234 @@
+"""Fixtures for the gateway tests: one real gateway (uvicorn on loopback) pointed at the session
+emulator, with a private SMVUE_HOME; managers connected through /oauth exactly as the web app
+would; and the watch secrets the WatchManager handed out, so a test can forge a notification that
+carries a genuine secret (for a stopped channel or a disconnected connection)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+
+from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
+from smvue_pipeline.providers.google.client import GoogleCalendarClient
+from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.retry import RetryPolicy
+from smvue_pipeline.security.cipher import TokenCipher
+from smvue_pipeline.settings import Settings
+from webhook_gateway.app import create_app
+from webhook_gateway.server import GatewayServer
+from webhook_gateway.services import GatewayServices
+
+API_TOKEN = "test-api-token-" + "x" * 24
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
+    """Poll a condition (no bare sleeps in the tests themselves)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(0.02)
+
+
+def emulator_env(url: str, home: Path) -> dict[str, str]:
+    return {
+        "SMVUE_HOME": str(home),
+        "SMVUE_SECRET_KEY": TokenCipher.generate_key(),
+        "SMVUE_API_TOKEN": API_TOKEN,
+        "SMVUE_GOOGLE_API_BASE": f"{url}/google/calendar/v3/",
+        "SMVUE_GOOGLE_AUTH_BASE": f"{url}/google/oauth2/",
+        "SMVUE_GRAPH_API_BASE": f"{url}/microsoft/v1.0/",
+        "SMVUE_MS_AUTHORITY": f"{url}/microsoft/common",
+    }
+
+
+def fast_providers(settings: Settings) -> dict:
+    """The real clients, retrying twice without sleeping (fault tests stay fast)."""
+    policy = RetryPolicy(max_attempts=2, sleep=lambda _seconds: None)
+    return {
+        "google": GoogleCalendarClient(
+            api_base=settings.google_api_base,
+            auth_base=settings.google_auth_base,
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+            max_attempts=2,
+        ).with_retry(policy),
+        "microsoft": OutlookCalendarClient(
+            api_base=settings.graph_api_base,
+            authority=settings.ms_authority,
+            client_id=settings.ms_client_id,
+            client_secret=settings.ms_client_secret,
+            max_attempts=2,
+        ).with_retry(policy),
+    }
+
+
+class SecretLog:
+    """Records every watch secret handed out (the store keeps only digests)."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+
+    def __call__(self) -> str:
+        import secrets
+
+        value = secrets.token_urlsafe(32)
+        self.issued.append(value)
+        return value
+
+    def for_digest(self, digest: str) -> str:
+        from smvue_pipeline.watches import secret_digest
+
+        return next(s for s in self.issued if secret_digest(s) == digest)
+
+
+@dataclass
+class Connected:
+    provider: str
+    email: str
+    manager_id: str
+    connection_id: str
+    primary_calendar_id: str
+    callback: dict
+
+
+class Gateway:
+    """The running gateway plus helpers to drive it as the app, the user and a forger."""
+
+    def __init__(self, server: GatewayServer, emulator_url: str, secrets: SecretLog) -> None:
+        self.server = server
+        self.url = server.url
+        self.services: GatewayServices = server.app.state.services
+        self.secrets = secrets
+        self.emulator_url = emulator_url
+        self.admin = EmulatorAdminClient(emulator_url)
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.api = requests.Session()
+        self.api.trust_env = False
+        self.api.headers["Authorization"] = f"Bearer {API_TOKEN}"
+
+    # --- the app's side ----------------------------------------------------------------------
+    def connect(self, provider: str, email: str | None = None, manager_id: str | None = None) -> Connected:
+        """A new emulator user (unless given) connected through /oauth/start → authorize → /callback."""
+        if email is None:
+            email = f"{provider[:1]}-{uuid.uuid4().hex[:10]}@example.com"
+            created = self.admin.create_user(email, provider, "Manager")
+            primary = created["primary_calendar_id"]
+        else:
+            primary = ""
+        manager_id = manager_id or f"mgr-{uuid.uuid4().hex[:8]}"
+        put = self.api.put(f"{self.url}/v1/managers/{manager_id}", json={"name": "Manager", "email": email})
+        assert put.status_code in (200, 201), put.text
+        callback = self.oauth(provider, manager_id)
+        assert callback.status_code == 200, callback.text
+        body = callback.json()
+        return Connected(provider, email, manager_id, body["connection_id"], primary, body)
+
+    def oauth(self, provider: str, manager_id: str) -> requests.Response:
+        start = self.api.get(
+            f"{self.url}/oauth/{provider}/start", params={"manager_id": manager_id}, allow_redirects=False
+        )
+        assert start.status_code == 302, start.text
+        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=30)
+        assert consent.status_code == 302, consent.text
+        location = consent.headers["location"]
+        assert location.startswith(f"{self.url}/oauth/{provider}/callback"), location
+        # The browser follows the redirect to the gateway (no bearer token: the state authenticates).
+        return self.http.get(location, allow_redirects=False, timeout=60)
+
+    def actor(self, connected: Connected) -> GoogleActor | GraphActor:
+        token = self.admin.token(connected.email, connected.provider)
+        if connected.provider == "google":
+            return GoogleActor(self.emulator_url, token)
+        return GraphActor(self.emulator_url, token)
+
+    # --- looking inside ----------------------------------------------------------------------
+    def queue_rows(self, connection_id: str) -> list[dict]:
+        rows = self.services.store.query(
+            "SELECT * FROM change_queue WHERE connection_id = ? ORDER BY queue_id", (connection_id,)
+        )
+        return [dict(r) for r in rows]
+
+    def watches(self, connection_id: str, state: str | None = "active"):
+        return self.services.watches.list(connection_id, (state,) if state else None)
+
+    def counters(self) -> dict[str, int]:
+        return self.services.store.counters()
+
+    def emulator_watches(self, provider: str) -> list[dict]:
+        listing = self.admin.watches()
+        return listing["google_channels" if provider == "google" else "graph_subscriptions"]
+
+    def secret_of(self, watch) -> str:
+        row = self.services.store.query_one(
+            "SELECT secret_sha256 FROM watches WHERE watch_id = ?", (watch.watch_id,)
+        )
+        return self.secrets.for_digest(row["secret_sha256"])
+
+    # --- as a provider (or a forger) ---------------------------------------------------------
+    def google_notify(self, channel_id: str, resource_id: str, token: str | None, state: str = "exists"):
+        headers = {
+            "X-Goog-Channel-ID": channel_id,
+            "X-Goog-Resource-ID": resource_id,
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": "7",
+        }
+        if token is not None:
+            headers["X-Goog-Channel-Token"] = token
+        return self.http.post(f"{self.url}/webhooks/google", headers=headers, timeout=10)
+
+    def graph_notify(self, items: list[dict], lifecycle: bool = False, **kwargs):
+        path = "/webhooks/microsoft/lifecycle" if lifecycle else "/webhooks/microsoft"
+        return self.http.post(f"{self.url}{path}", json={"value": items}, timeout=10, **kwargs)
+
+    def kick_maintenance(self) -> None:
+        worker = self.services.workers.periodic["watch_maintenance"]
+        runs = worker.runs
+        worker.kick()
+        assert worker.wait_runs(runs + 1, timeout=30), "watch_maintenance did not run"
+
+
+@pytest.fixture(scope="session")
+def gateway_settings(emulator, tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("gateway-home")
+    return Settings.from_env(emulator_env(emulator.url, home))
+
+
+@pytest.fixture(scope="session")
+def gateway(emulator, gateway_settings) -> Gateway:
+    """One gateway for the session; tests keep apart through their own emulator users."""
+    secrets = SecretLog()
+
+    def build(url: str):
+        settings = replace(gateway_settings, public_url=url)
+        return create_app(
+            settings,
+            providers=fast_providers(settings),
+            maintenance_interval=3600,  # tests kick it
+            watch_options={"new_secret": secrets},
+        )
+
+    with GatewayServer(build) as server:
+        yield Gateway(server, emulator.url, secrets)
+
+
+@pytest.fixture
+def clear_faults(emulator):
+    admin = EmulatorAdminClient(emulator.url)
+    yield admin
+    admin.clear_faults()
+
+
+def callback_params(location: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(location).query))

@@ -1,0 +1,132 @@
+"""Disconnect and reconnect (F15): notifications rejected at once, watches stopped, the token revoked
+(Google) and deleted, queued changes discarded; reconnect revives the same connection id and opens
+new watches. When a watch cannot be stopped yet, the credentials stay until the background worker
+has stopped it."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.gateway.conftest import wait_until
+
+
+def _secret_stored(gateway, connection_id: str) -> bool:
+    row = gateway.services.store.query_one(
+        "SELECT secret FROM connections WHERE connection_id = ?", (connection_id,)
+    )
+    return row["secret"] is not None
+
+
+def _refresh_works(gateway, credentials: str) -> bool:
+    import json
+
+    settings = gateway.services.settings
+    answer = requests.post(
+        f"{gateway.emulator_url}/google/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": json.loads(credentials)["refresh_token"],
+            "client_id": settings.google_client_id,
+            "client_secret": settings.google_client_secret,
+        },
+        timeout=10,
+    )
+    return answer.status_code == 200
+
+
+def _stopped_at_provider(gateway, provider: str, watch_id: str) -> bool:
+    listed = {w["id"]: w for w in gateway.emulator_watches(provider)}
+    return listed[watch_id]["active"] is False
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_disconnect_then_reconnect(gateway, provider):
+    connected = gateway.connect(provider)
+    cid = connected.connection_id
+    (watch,) = gateway.watches(cid)
+    secret = gateway.secret_of(watch)
+    credentials = gateway.services.connect.connections.credentials(cid)
+    gateway.admin.wait_notifications()
+
+    answer = gateway.api.delete(f"{gateway.url}/v1/connections/{cid}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "connection_id": cid,
+        "status": "disconnected",
+        "discarded_changes": 1,  # the queued initial import
+        "pending_watch_stops": 0,
+        "credentials_deleted": True,
+    }
+    assert gateway.queue_rows(cid) == []
+    assert not _secret_stored(gateway, cid)
+    assert gateway.services.watches.get(watch.watch_id).state == "stopped"
+    assert _stopped_at_provider(gateway, provider, watch.watch_id)
+    if provider == "google":
+        assert not _refresh_works(gateway, credentials)  # revoked at Google
+
+    # Later notifications for it are rejected and counted, even carrying the genuine secret.
+    counter = f"webhook_rejected_{provider}_disconnected"
+    before = gateway.counters().get(counter, 0)
+    if provider == "google":
+        late = gateway.google_notify(watch.watch_id, watch.resource_id, secret)
+    else:
+        late = gateway.graph_notify([{"subscriptionId": watch.watch_id, "clientState": secret}])
+    assert late.status_code == 410
+    assert gateway.counters()[counter] == before + 1
+    assert gateway.queue_rows(cid) == []
+    assert gateway.api.post(f"{gateway.url}/v1/connections/{cid}/sync").status_code == 409
+    shown = gateway.api.get(f"{gateway.url}/v1/connections/{cid}").json()
+    assert shown["status"] == "disconnected" and shown["watches"] == [] and shown["disconnected_at"]
+
+    # Reconnect: same id, new watch, sync resumes ("reconnect": from the stored cursor).
+    again = gateway.oauth(provider, connected.manager_id)
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["connection_id"] == cid and body["reconnected"] is True and body["queued"] == "reconnect"
+    assert body["status"] == "connected"
+    (new_watch,) = gateway.watches(cid)
+    assert new_watch.watch_id != watch.watch_id
+    assert [r["reason"] for r in gateway.queue_rows(cid)] == ["reconnect"]
+    queued = gateway.api.post(f"{gateway.url}/v1/connections/{cid}/sync")
+    assert queued.status_code == 202 and queued.json()["reason"] == "sync_now"
+
+
+@pytest.mark.parametrize(
+    ("provider", "rule"),
+    [
+        ("google", {"kind": "server_error", "provider": "google", "path": "channels/stop"}),
+        (
+            "microsoft",
+            {"kind": "server_error", "provider": "microsoft", "method": "DELETE", "path": "subscriptions/"},
+        ),
+    ],
+)
+def test_credentials_stay_until_the_worker_has_stopped_the_watches(gateway, clear_faults, provider, rule):
+    connected = gateway.connect(provider)
+    cid = connected.connection_id
+    (watch,) = gateway.watches(cid)
+    gateway.admin.wait_notifications()
+    clear_faults.faults({"rules": [{**rule, "user": connected.email}]})
+
+    answer = gateway.api.delete(f"{gateway.url}/v1/connections/{cid}").json()
+    assert answer["pending_watch_stops"] == 1 and answer["credentials_deleted"] is False
+    stopping = gateway.services.watches.get(watch.watch_id)
+    assert stopping.state == "stopping" and "stopping failed" in stopping.last_error
+    assert _secret_stored(gateway, cid)  # still needed to stop the watch
+    assert not _stopped_at_provider(gateway, provider, watch.watch_id)
+
+    gateway.kick_maintenance()  # the provider still fails: nothing changes
+    assert gateway.services.watches.get(watch.watch_id).state == "stopping"
+    assert _secret_stored(gateway, cid)
+
+    clear_faults.clear_faults()
+    gateway.kick_maintenance()
+    assert gateway.services.watches.get(watch.watch_id).state == "stopped"
+    assert _stopped_at_provider(gateway, provider, watch.watch_id)
+    wait_until(lambda: not _secret_stored(gateway, cid), what="the credentials deleted")
+
+
+def test_disconnect_of_an_unknown_connection_is_404(gateway):
+    answer = gateway.api.delete(f"{gateway.url}/v1/connections/conn_nope")
+    assert answer.status_code == 404 and answer.json()["error"].startswith("id:")

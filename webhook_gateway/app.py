@@ -1,0 +1,93 @@
+"""`create_app(settings)`: the gateway as a FastAPI app.
+
+Routers are listed in ROUTERS, one per concern; a feature adds its router there (and its
+background workers to `services.workers`). The app's lifespan starts the notification intake and
+the background workers and stops them on shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from smvue_pipeline.providers.base import CalendarProvider
+from smvue_pipeline.settings import Settings
+from webhook_gateway.errors import install_error_handlers
+from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
+from webhook_gateway.routers import connections, health, oauth, team, webhooks
+from webhook_gateway.services import GatewayServices
+from webhook_gateway.workers import Clock, utc_now
+
+ROUTERS = [health.router, oauth.router, connections.router, team.router, webhooks.router]
+# Bodies the webhook routes parse themselves (they must also take the bodiless handshake).
+DOCUMENTED_BODIES: list[type[BaseModel]] = [GraphNotificationBatch, GraphLifecycleBatch]
+BENCH_NOOP_ENV = "SMVUE_BENCH_NOOP"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: GatewayServices | None = None,
+    providers: Mapping[str, CalendarProvider] | None = None,
+    clock: Clock = utc_now,
+    maintenance_interval: float = 60.0,
+    start_workers: bool = True,
+    watch_options: dict[str, Any] | None = None,
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+    services = services or GatewayServices.build(
+        settings,
+        providers=providers,
+        clock=clock,
+        maintenance_interval=maintenance_interval,
+        watch_options=watch_options,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start(workers=start_workers)
+        try:
+            yield
+        finally:
+            services.stop()
+
+    app = FastAPI(
+        title="SMVue webhook gateway",
+        version="1.0",
+        summary="Calendar push notifications in; connections and roster for the SMVue app.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    if os.environ.get(BENCH_NOOP_ENV) == "1":
+        app.add_api_route("/webhooks/_noop", _noop, methods=["POST"], include_in_schema=False)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _noop(request: Request) -> Response:
+    """The benchmark's baseline: same server, same routing, no work (bench/gateway_throughput.py)."""
+    return Response(
+        b'{"status":"accepted","enqueued":0,"rejected":0}', status_code=202, media_type="application/json"
+    )
+
+
+def _openapi(app: FastAPI) -> dict:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in DOCUMENTED_BODIES:
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

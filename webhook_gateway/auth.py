@@ -1,0 +1,25 @@
+"""The app API's bearer token, as a dependency (provider webhooks and the OAuth callback do not use it)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from webhook_gateway.errors import Unauthorized
+
+# auto_error=False: a missing or malformed header is answered by us, as JSON naming the header.
+_bearer = HTTPBearer(auto_error=False, description="SMVUE_API_TOKEN (generated into $SMVUE_HOME/api.token)")
+
+
+def require_api_token(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    expected: str = request.app.state.services.api_token
+    given = credentials.credentials if credentials is not None else ""
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized(
+            "authorization: a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )

@@ -1,0 +1,1 @@
+"""One router per concern (STYLE.md: FastAPI's tutorial layout)."""

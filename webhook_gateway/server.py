@@ -1,0 +1,76 @@
+"""Serving the gateway with uvicorn: in the foreground (`smvue gateway`) or on a background thread
+(tests, `smvue up`). Either way a real HTTP server; SIGTERM/SIGINT stop it cleanly, and the app's
+lifespan stops the intake and the background workers."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from smvue_pipeline.settings import Settings
+from webhook_gateway.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def serve(host: str, port: int, settings: Settings | None = None) -> None:
+    """Foreground server for `smvue gateway` until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings or Settings.from_env())
+    log.info("gateway listening on http://%s:%d", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+class GatewayServer:
+    """A gateway on a background thread: `with GatewayServer(lambda url: create_app(...)) as gw`.
+
+    The socket is bound first, so an app factory receives the server's own URL (to use as
+    SMVUE_PUBLIC_URL: the address providers deliver to)."""
+
+    def __init__(
+        self, app: FastAPI | Callable[[str], FastAPI], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port = self._sock.getsockname()[1]
+        self.app = app if isinstance(app, FastAPI) else app(self.url)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> GatewayServer:
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="gateway", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"gateway failed to start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

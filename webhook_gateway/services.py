@@ -1,0 +1,415 @@
+"""What the routes call: every decision the gateway makes lives here or below, not in a route.
+
+`GatewayServices` wires the operational store, the token cipher, the provider clients, the
+`WatchManager`, the notification intake and the background workers once per app; the service
+classes on it (`connections`, `roster`, `webhooks`) turn requests into calls on the library.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from smvue_pipeline.connect import ConnectError, ConnectService
+from smvue_pipeline.opstore import OpStore
+from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
+from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL
+from smvue_pipeline.opstore.queue import ChangeQueue
+from smvue_pipeline.opstore.roster import RosterRepository
+from smvue_pipeline.providers.base import CalendarProvider
+from smvue_pipeline.providers.google.client import GoogleCalendarClient
+from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.security.cipher import TokenCipher
+from smvue_pipeline.settings import Settings
+from smvue_pipeline.watches import WatchManager
+from webhook_gateway.errors import ApiError, Conflict, NotFound, Unavailable, describe_validation_error
+from webhook_gateway.intake import IntakeUnavailable, NotificationIntake
+from webhook_gateway.models.connections import (
+    CalendarOut,
+    ConnectionOut,
+    ConnectResult,
+    DisconnectResult,
+    SyncQueued,
+    WatchOut,
+    WatchResult,
+)
+from webhook_gateway.models.health import Health
+from webhook_gateway.models.team import ManagerIn, ManagerOut, TeamMemberIn, TeamMemberOut
+from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
+from webhook_gateway.notifications import GraphNotice, Verdict, digest, parse_google_headers
+from webhook_gateway.workers import Clock, WorkerRegistry, utc_now
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BODY = 1_000_000  # Graph batches are a few KB; anything this large is not Graph
+MAX_VALIDATION_TOKEN = 1024
+
+
+def build_providers(settings: Settings) -> dict[str, CalendarProvider]:
+    return {
+        "google": GoogleCalendarClient(
+            api_base=settings.google_api_base,
+            auth_base=settings.google_auth_base,
+            client_id=settings.google_client_id,
+            client_secret=settings.google_client_secret,
+        ),
+        "microsoft": OutlookCalendarClient(
+            api_base=settings.graph_api_base,
+            authority=settings.ms_authority,
+            client_id=settings.ms_client_id,
+            client_secret=settings.ms_client_secret,
+        ),
+    }
+
+
+@dataclass
+class GatewayServices:
+    settings: Settings
+    store: OpStore
+    cipher: TokenCipher
+    providers: Mapping[str, CalendarProvider]
+    watches: WatchManager
+    connect: ConnectService
+    intake: NotificationIntake
+    workers: WorkerRegistry
+    api_token: str = field(repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        providers: Mapping[str, CalendarProvider] | None = None,
+        clock: Clock = utc_now,
+        maintenance_interval: float = 60.0,
+        watch_options: dict[str, Any] | None = None,
+    ) -> GatewayServices:
+        store = OpStore(settings.opstore_path)
+        cipher = TokenCipher(settings.secret_key())
+        providers = dict(providers) if providers is not None else build_providers(settings)
+        watches = WatchManager(store, cipher, providers, settings, clock=clock, **(watch_options or {}))
+        connect = ConnectService(store, cipher, providers, settings.public_url, watches=watches)  # type: ignore[arg-type]
+        services = cls(
+            settings=settings,
+            store=store,
+            cipher=cipher,
+            providers=providers,
+            watches=watches,
+            connect=connect,
+            intake=NotificationIntake(settings.opstore_path),
+            workers=WorkerRegistry(clock),
+            api_token=settings.api_token(),
+        )
+        services.workers.every("watch_maintenance", maintenance_interval, services.maintain_watches)
+        return services
+
+    # --- the service facades the routers use -------------------------------------------------
+    @property
+    def connections(self) -> ConnectionsService:
+        return ConnectionsService(self)
+
+    @property
+    def roster(self) -> RosterService:
+        return RosterService(self)
+
+    @property
+    def webhooks(self) -> WebhookService:
+        return WebhookService(self)
+
+    # --- running -----------------------------------------------------------------------------
+    def start(self, workers: bool = True) -> None:
+        self.intake.start()
+        if workers:
+            self.workers.start()
+
+    def stop(self) -> None:
+        self.workers.stop()
+        self.intake.stop()
+
+    def maintain_watches(self, now: datetime) -> None:
+        """The `watch_maintenance` worker: pending stops, then finished disconnects."""
+        self.connect.finish_disconnects()
+
+    def health(self) -> Health:
+        try:
+            with self.store.transaction() as conn:  # a real write proves the store is writable
+                conn.execute(BUMP_COUNTER_SQL, ("healthz_checks", 1))
+            depth = ChangeQueue(self.store).depth()
+        except Exception as exc:
+            log.error("health check: operational store not writable: %s", exc)
+            raise Unavailable(f"opstore: not writable ({type(exc).__name__})") from None
+        return Health(status="ok", opstore="writable", queue_depth=depth, workers=self.workers.status())
+
+
+class ConnectionsService:
+    """Connect (OAuth), list, Sync Now, disconnect (F1, F2, F15)."""
+
+    def __init__(self, services: GatewayServices) -> None:
+        self.services = services
+        self.repo = ConnectionRepository(services.store, services.cipher)
+
+    def start_oauth(self, provider: str, manager_id: str) -> str:
+        try:
+            return self.services.connect.start(manager_id, provider)
+        except ConnectError as exc:
+            raise ApiError(str(exc), exc.status) from None
+
+    def finish_oauth(self, provider: str, params: dict[str, str]) -> ConnectResult:
+        try:
+            outcome = self.services.connect.finish(provider, params)
+        except ConnectError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        connection_id = outcome.connection.connection_id
+        watched = self.services.watches.ensure(connection_id)
+        connection = self.repo.get(connection_id)
+        assert connection is not None
+        return ConnectResult(
+            connection_id=connection_id,
+            provider=connection.provider,  # type: ignore[arg-type]
+            account_email=connection.account_email,
+            status=connection.status,  # type: ignore[arg-type]
+            reconnected=outcome.reconnected,
+            calendars=self._calendars(connection_id),
+            watches=[
+                WatchResult(calendar_id=w.calendar_id, action=w.action, watch_id=w.watch_id, error=w.error)
+                for w in watched
+            ],
+            queued="reconnect" if outcome.reconnected else "connect",
+        )
+
+    def list(self) -> list[ConnectionOut]:
+        return [self._out(c) for c in self.repo.list()]
+
+    def get(self, connection_id: str) -> ConnectionOut:
+        return self._out(self._existing(connection_id))
+
+    def sync_now(self, connection_id: str) -> SyncQueued:
+        connection = self._existing(connection_id)
+        if connection.status in ("disconnected", "needs_reconnect"):
+            raise Conflict(f"connection_id: the connection is {connection.status}; connect it again first")
+        queue_id = ChangeQueue(self.services.store).enqueue(connection_id, None, "sync_now")
+        return SyncQueued(connection_id=connection_id, queue_id=queue_id, reason="sync_now")
+
+    def disconnect(self, connection_id: str) -> DisconnectResult:
+        self._existing(connection_id)
+        try:
+            outcome = self.services.connect.disconnect(connection_id)
+        except ConnectError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        if outcome.pending_watch_stops:
+            self.services.workers.kick("watch_maintenance")
+        return DisconnectResult(
+            connection_id=connection_id,
+            status="disconnected",
+            discarded_changes=outcome.discarded_changes,
+            pending_watch_stops=outcome.pending_watch_stops,
+            credentials_deleted=outcome.credentials_deleted,
+        )
+
+    def _existing(self, connection_id: str) -> Connection:
+        connection = self.repo.get(connection_id)
+        if connection is None:
+            raise NotFound(f"id: unknown connection {connection_id!r}")
+        return connection
+
+    def _calendars(self, connection_id: str) -> list[CalendarOut]:
+        return [CalendarOut(**c) for c in self.repo.calendar_listing(connection_id)]
+
+    def _out(self, c: Connection) -> ConnectionOut:
+        watches = self.services.watches.list(c.connection_id, ("active", "stopping"))
+        return ConnectionOut(
+            connection_id=c.connection_id,
+            manager_id=c.manager_id,
+            provider=c.provider,  # type: ignore[arg-type]
+            account_email=c.account_email,
+            status=c.status,  # type: ignore[arg-type]
+            last_synced_at=c.last_synced_at,
+            last_error=c.last_error,
+            created_at=c.created_at,
+            disconnected_at=c.disconnected_at,
+            calendars=self._calendars(c.connection_id),
+            watches=[
+                WatchOut(
+                    watch_id=w.watch_id,
+                    calendar_id=w.calendar_id,
+                    state=w.state,  # type: ignore[arg-type]
+                    expires_at=w.expires_at,
+                    last_error=w.last_error,
+                )
+                for w in watches
+            ],
+        )
+
+
+class RosterService:
+    """Managers and reps (F9)."""
+
+    def __init__(self, services: GatewayServices) -> None:
+        self.repo = RosterRepository(services.store)
+
+    def put_manager(self, manager_id: str, body: ManagerIn) -> ManagerOut:
+        created = self.repo.upsert_manager(manager_id, body.name, body.email)
+        return ManagerOut(manager_id=manager_id, name=body.name, email=body.email, created=created)
+
+    def put_team_member(self, rep_id: str, body: TeamMemberIn) -> TeamMemberOut:
+        if self.repo.manager(body.manager_id) is None:
+            raise NotFound(f"manager_id: unknown manager {body.manager_id!r}; PUT /v1/managers/{{id}} first")
+        start = body.start_date.isoformat() if body.start_date else None
+        created = self.repo.upsert_team_member(rep_id, body.manager_id, body.name, body.email, start)
+        return TeamMemberOut(
+            rep_id=rep_id,
+            manager_id=body.manager_id,
+            name=body.name,
+            email=body.email,
+            start_date=body.start_date,
+            created=created,
+        )
+
+    def delete_team_member(self, rep_id: str) -> None:
+        if not self.repo.delete_team_member(rep_id):
+            raise NotFound(f"id: unknown team member {rep_id!r}")
+
+
+_GOOGLE_MESSAGES = {
+    "unknown_channel": "x-goog-channel-id: unknown channel",
+    "resource_mismatch": "x-goog-resource-id: does not match the channel",
+    "missing_token": "x-goog-channel-token: missing",
+    "bad_token": "x-goog-channel-token: does not match",
+    "inactive_channel": "x-goog-channel-id: the channel is no longer active",
+    "disconnected": "x-goog-channel-id: the connection is disconnected",
+}
+_GRAPH_MESSAGES = {
+    "unknown_subscription": "subscriptionId: unknown subscription",
+    "missing_client_state": "clientState: missing",
+    "bad_client_state": "clientState: does not match",
+    "inactive_subscription": "subscriptionId: the subscription is no longer active",
+    "disconnected": "subscriptionId: the connection is disconnected",
+}
+_JSON = "application/json"
+
+
+async def read_body(request: Request, limit: int = MAX_WEBHOOK_BODY) -> bytes | None:
+    """The request body, or None as soon as it grows past `limit` (never buffered beyond it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ack(enqueued: int, rejected: int = 0) -> Response:
+    body = b'{"status":"accepted","enqueued":%d,"rejected":%d}' % (enqueued, rejected)
+    return Response(body, status_code=202, media_type=_JSON)
+
+
+def _reject(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class WebhookService:
+    """Provider notifications: parse, verify + enqueue through the intake, answer (F7)."""
+
+    def __init__(self, services: GatewayServices) -> None:
+        self.services = services
+        self.intake = services.intake
+
+    async def google(self, raw_headers: list[tuple[bytes, bytes]]) -> Response:
+        notice = parse_google_headers(raw_headers)
+        try:
+            if notice is None:
+                await self.intake.count("webhook_rejected_google_malformed")
+                log.warning("rejected google notification: malformed headers")
+                return _reject(
+                    400,
+                    "x-goog-channel-id: X-Goog-Channel-ID, X-Goog-Resource-ID and a valid "
+                    "X-Goog-Resource-State are required",
+                )
+            verdict = await self.intake.google(notice)
+        except IntakeUnavailable:
+            return _reject(503, "queue: temporarily unavailable; retry")
+        if verdict.accepted:
+            return _ack(1 if verdict.queue_reason else 0)
+        return _reject(verdict.status, _GOOGLE_MESSAGES[verdict.reason])
+
+    async def microsoft(self, request: Request, lifecycle: bool = False) -> Response:
+        kind = "microsoft_lifecycle" if lifecycle else "microsoft"
+        model = GraphLifecycleBatch if lifecycle else GraphNotificationBatch
+        try:
+            body = await read_body(request)
+            if body is None:
+                await self.intake.count(f"webhook_rejected_{kind}_malformed")
+                return _reject(413, "body: too large for a notification")
+            try:
+                batch = model.model_validate_json(body or b"null")
+            except ValidationError as exc:
+                await self.intake.count(f"webhook_rejected_{kind}_malformed")
+                log.warning("rejected %s notification: malformed body", kind)
+                return _reject(400, describe_validation_error(list(exc.errors())))
+            notices = [
+                GraphNotice(
+                    item.subscriptionId,
+                    digest(item.clientState) if item.clientState else None,
+                    getattr(item, "changeType", None),
+                    getattr(item, "lifecycleEvent", None),
+                )
+                for item in batch.value
+            ]
+            verdicts = await self.intake.microsoft(notices, lifecycle=lifecycle)
+        except IntakeUnavailable:
+            return _reject(503, "queue: temporarily unavailable; retry")
+        if lifecycle:
+            self._after_lifecycle(verdicts)
+        accepted = [v for v in verdicts if v.accepted]
+        if not accepted:
+            first = verdicts[0]
+            return _reject(first.status, _GRAPH_MESSAGES[first.reason])
+        enqueued = sum(1 for v in accepted if v.queue_reason)
+        return _ack(enqueued, len(verdicts) - len(accepted))
+
+    @staticmethod
+    def validation_response(token: str) -> Response:
+        """Graph's handshake: the URL-decoded token, as text/plain, within 10 s."""
+        if len(token) > MAX_VALIDATION_TOKEN:
+            return _reject(400, "validationToken: too long")
+        return Response(
+            token, status_code=200, media_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+        )
+
+    def _after_lifecycle(self, verdicts: list[Verdict]) -> None:
+        """Work a lifecycle event asks for, off the request so the acknowledgement stays fast.
+        (The resync that subscriptionRemoved and missed need was queued with the verdict.)"""
+        workers, watches = self.services.workers, self.services.watches
+        for verdict in verdicts:
+            if not verdict.accepted or verdict.watch_id is None:
+                continue
+            watch_id = verdict.watch_id
+            if verdict.lifecycle_event == "reauthorizationRequired":
+                workers.submit(f"reauthorize {watch_id}", _reauthorize(self.services, watch_id))
+            elif verdict.lifecycle_event == "subscriptionRemoved":
+                workers.submit(f"recreate {watch_id}", lambda w=watch_id: watches.recreate(w))
+            elif verdict.lifecycle_event != "missed":
+                log.info("lifecycle event %r for %s ignored", verdict.lifecycle_event, watch_id)
+
+
+def _reauthorize(services: GatewayServices, watch_id: str) -> Callable[[], None]:
+    def run() -> None:
+        outcome = services.watches.reauthorize(watch_id)
+        if outcome.action == "reauthorized" and outcome.connection_id:
+            # Graph paused delivery until now: whatever changed meanwhile is picked up by a resync.
+            ChangeQueue(services.store).enqueue(
+                outcome.connection_id, outcome.calendar_id, "microsoft:reauthorized"
+            )
+
+    return run
