@@ -108,4 +108,9 @@ def run_demo(keep: bool = False) -> None:
         pipeline.sync()
         for line in pipeline.rows_per_connection():
             print(f"    {line}")
+
+        _say("scheduling, moving and cancelling a 1:1 in SMVue; the manager's calendar follows (write-back)")
+        from smvue_pipeline.demo.meetings import run_meeting_step
+
+        run_meeting_step(settings, admin, ORGANISATION)
         _say("done")

@@ -1,0 +1,128 @@
+"""The demo's write-back step (F14): schedule, reschedule and cancel a 1:1 through the gateway's
+meetings API, and print the manager's calendar following each change, as the emulator shows it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from calendar_emulator.actors import EmulatorAdminClient
+from smvue_pipeline.cli import CliError
+from smvue_pipeline.demo.organisation import Manager
+from smvue_pipeline.settings import Settings
+
+SETTLE_TIMEOUT = 30.0
+
+
+def _tag(row: dict) -> str | None:
+    event = row["event"]
+    private = (event.get("extendedProperties") or {}).get("private") or {}
+    transaction = event.get("transactionId") or ""
+    return private.get("smvueMeetingId") or (transaction.removeprefix("smvue-") if transaction else None)
+
+
+def _when(value: dict) -> str:
+    text = value["dateTime"].replace("Z", "+00:00")
+    if "." in text:  # Graph's seven fractional digits; its times are UTC here (SMVue writes UTC)
+        text = text.split(".")[0]
+    moment = datetime.fromisoformat(text)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return moment.strftime("%a %d %b %H:%M")
+
+
+def describe_event(admin: EmulatorAdminClient, manager: Manager, meeting_id: str) -> str:
+    """The meeting's event on the manager's calendar, from the emulator's own records."""
+    rows = [r for r in admin.dump(manager.email, manager.provider) if _tag(r) == meeting_id]
+    if not rows:
+        return "no event on the calendar"
+    event = rows[0]["event"]
+    title = event.get("summary") or event.get("subject")
+    status = "cancelled" if rows[0]["deleted"] else "confirmed"
+    people = ", ".join(
+        a.get("email") or (a.get("emailAddress") or {}).get("address", "")
+        for a in event.get("attendees") or []
+    )
+    return (
+        f"{title!r} {_when(event['start'])}–{_when(event['end'])[-5:]} UTC, {status}, with {people} "
+        f"({len(rows)} event{'s' if len(rows) != 1 else ''} tagged {meeting_id})"
+    )
+
+
+class MeetingsApi:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.rstrip("/")
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        answer = self.http.request(method, self.url + path, timeout=30, **kwargs)
+        if answer.status_code >= 400:
+            raise CliError(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+        return answer.json()
+
+    def settled(self, meeting_id: str) -> dict:
+        """Wait for the gateway's write-back workers (polling GET, bounded)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            state = self.call("GET", f"/v1/meetings/{meeting_id}")
+            if state["writeback"] != "pending":
+                return state
+            if time.monotonic() > deadline:
+                raise CliError(f"meeting {meeting_id} still pending after {SETTLE_TIMEOUT:.0f}s")
+            time.sleep(0.05)
+
+
+def round_trip(api: MeetingsApi, admin: EmulatorAdminClient, manager: Manager) -> None:
+    rep = manager.reps[0]
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
+    body = {
+        "manager_id": manager.manager_id,
+        "rep_id": rep.rep_id,
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "title": f"1:1 {manager.name.split()[0]} / {rep.name.split()[0]}",
+        "meeting_type": "Weekly",
+    }
+    accepted = api.call("POST", "/v1/meetings", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    meeting_id = accepted["meeting_id"]
+
+    def show(step: str) -> None:
+        state = api.settled(meeting_id)
+        print(
+            f"    {step:<11} writeback {state['writeback']:<6} -> {describe_event(admin, manager, meeting_id)}"
+        )
+
+    print(f"    {manager.name} ({manager.provider}), meeting {meeting_id}")
+    show("scheduled")
+    moved = start + timedelta(days=1, hours=1)
+    api.call(
+        "PATCH",
+        f"/v1/meetings/{meeting_id}",
+        json={"start": moved.isoformat(), "end": (moved + timedelta(minutes=45)).isoformat()},
+    )
+    show("rescheduled")
+    api.call("DELETE", f"/v1/meetings/{meeting_id}")
+    show("cancelled")
+
+
+def run_meeting_step(
+    settings: Settings, admin: EmulatorAdminClient, managers: Sequence[Manager], api_url: str | None = None
+) -> None:
+    """Through a running gateway at `api_url`, or one started for this step."""
+    if api_url is not None:
+        api = MeetingsApi(api_url, settings.api_token())
+        for manager in managers:
+            round_trip(api, admin, manager)
+        return
+    from webhook_gateway.app import create_app
+    from webhook_gateway.server import GatewayServer
+
+    with GatewayServer(create_app(settings, maintenance_interval=3600)) as gateway:
+        api = MeetingsApi(gateway.url, settings.api_token())
+        for manager in managers:
+            round_trip(api, admin, manager)
