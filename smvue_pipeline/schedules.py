@@ -7,6 +7,7 @@ finds the day-aligned window end moved and the engine resyncs in full.
 """
 
 import os
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -15,12 +16,16 @@ from smvue_pipeline.opstore.connections import SYNCABLE
 from smvue_pipeline.providers.base import CalendarProvider
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.sensors.change_queue import RAW_OP, SYNC_JOB, describe_many
+from smvue_pipeline.settings import Settings
+from smvue_pipeline.watches import WatchManager
 
 RECONCILE_CRON_ENV = "SMVUE_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 * * * *"
 RENEWAL_CRON_ENV = "SMVUE_WATCH_RENEWAL_CRON"
 DEFAULT_RENEWAL_CRON = "*/30 * * * *"
 RENEW_WITHIN = timedelta(hours=24)
+# Reported every run (zeros included), so the UI plots them over time.
+WATCH_ACTIONS = ("created", "renewed", "replaced", "recreated", "retired", "stopped", "failed")
 
 
 def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDefinition:
@@ -73,36 +78,21 @@ def renew_watches(
     google_calendar: CalendarProvider,
     outlook_calendar: CalendarProvider,
 ):
-    # Imported here: the gateway's module is only needed when the op runs.
-    from smvue_pipeline.watches import WatchManager
-
-    manager = WatchManager.from_resources(
-        opstore=opstore, providers={"google": google_calendar, "microsoft": outlook_calendar}
+    manager = WatchManager(
+        opstore.store,
+        opstore.cipher,
+        {"google": google_calendar, "microsoft": outlook_calendar},
+        Settings.from_env(),
     )
     now = datetime.now(UTC)
-    renewed = manager.renew_due(now, within=RENEW_WITHIN)
-    stopped = manager.retry_stopping()
-    metadata = {**_counts("renew", renewed), **_counts("stop", stopped)}
-    context.log.info(", ".join(f"{k}={v}" for k, v in metadata.items()) or "nothing due")
-    yield dg.Output(None, metadata={k: dg.MetadataValue.int(v) for k, v in metadata.items()})
-
-
-def _counts(prefix: str, outcome) -> dict[str, int]:
-    """Counts from whatever WatchManager reports: a mapping of counts, a list, or a number."""
-    if outcome is None:
-        return {}
-    if isinstance(outcome, int):
-        return {prefix: outcome}
-    if isinstance(outcome, dict):
-        return {
-            f"{prefix}_{k}": (len(v) if isinstance(v, list | tuple | set) else int(v))
-            for k, v in outcome.items()
-        }
-    if hasattr(outcome, "__dict__"):
-        return _counts(
-            prefix, {k: v for k, v in vars(outcome).items() if isinstance(v, int | list | tuple | set)}
-        )
-    return {prefix: len(outcome)}
+    outcomes = manager.renew_due(now, within=RENEW_WITHIN) + manager.retry_stopping(now)
+    counts = Counter(outcome.action for outcome in outcomes)
+    for outcome in outcomes:
+        if not outcome.ok:
+            context.log.warning(f"{outcome.connection_id} / {outcome.calendar_id}: {outcome.error}")
+    context.log.info(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing due")
+    metadata = {action: dg.MetadataValue.int(counts.get(action, 0)) for action in WATCH_ACTIONS}
+    yield dg.Output(None, metadata=metadata)
 
 
 @dg.job(

@@ -1,0 +1,202 @@
+"""Fixtures for the orchestration tests: a private SMVUE_HOME pointed at the session emulator,
+the operational store, and sensor evaluation through Dagster's own test context."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import dagster as dg
+import pytest
+
+from smvue_pipeline.opstore import OpStore
+from smvue_pipeline.opstore.connections import ConnectionRepository
+from smvue_pipeline.opstore.queue import ChangeQueue
+from smvue_pipeline.providers.base import CalendarInfo
+from smvue_pipeline.resources.opstore import OperationalStoreResource
+from smvue_pipeline.security.cipher import TokenCipher
+from smvue_pipeline.settings import Settings
+
+
+def emulator_env(url: str, home: Path) -> dict[str, str]:
+    return {
+        "SMVUE_HOME": str(home),
+        "SMVUE_SECRET_KEY": TokenCipher.generate_key(),
+        "SMVUE_API_TOKEN": f"test-{uuid.uuid4().hex}",
+        "SMVUE_GOOGLE_API_BASE": f"{url}/google/calendar/v3/",
+        "SMVUE_GOOGLE_AUTH_BASE": f"{url}/google/oauth2/",
+        "SMVUE_GRAPH_API_BASE": f"{url}/microsoft/v1.0/",
+        "SMVUE_MS_AUTHORITY": f"{url}/microsoft/common",
+    }
+
+
+@pytest.fixture
+def smvue_env(emulator, tmp_path, monkeypatch) -> Settings:
+    """A fresh SMVUE_HOME wired to the session emulator."""
+    for name in (
+        "SMVUE_WAREHOUSE",
+        "SMVUE_PUBLISHED",
+        "SMVUE_WAREHOUSE_KEY",
+        "DAGSTER_HOME",
+        "SMVUE_PUBLIC_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    env = emulator_env(emulator.url, tmp_path / "smvue-home")
+    env["SMVUE_PRIVACY_CANARY"] = emulator.state.identity.canary
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+@pytest.fixture
+def opstore(tmp_path) -> OperationalStoreResource:
+    """An operational store of its own (pure sensor tests need no emulator)."""
+    resource = OperationalStoreResource(path=str(tmp_path / "operational.sqlite"))
+    yield resource
+    resource.store.close()
+
+
+class QueueWorld:
+    """Connections with calendars in the operational store, and their change queue."""
+
+    def __init__(self, opstore: OperationalStoreResource) -> None:
+        self.opstore = opstore
+        self.repo = ConnectionRepository(opstore.store, TokenCipher(TokenCipher.generate_key()))
+        self.queue = ChangeQueue(opstore.store)
+
+    def connection(self, provider: str = "google", calendars: int = 2, selected: int | None = None) -> str:
+        manager_id = f"mgr_{uuid.uuid4().hex[:8]}"
+        connection = self.repo.connect(manager_id, provider, f"{manager_id}@example.com", "{}")
+        infos = [
+            CalendarInfo(f"cal-{i}-{uuid.uuid4().hex[:6]}", f"Calendar {i}", i == 0) for i in range(calendars)
+        ]
+        chosen = {c.calendar_id for c in infos[: calendars if selected is None else selected]}
+        self.repo.save_calendars(connection.connection_id, infos, selected=chosen)
+        return connection.connection_id
+
+    def calendars(self, connection_id: str) -> list[str]:
+        return [c.calendar_id for c in self.repo.calendars(connection_id)]
+
+
+@pytest.fixture
+def world(opstore) -> QueueWorld:
+    return QueueWorld(opstore)
+
+
+def evaluate(sensor: dg.SensorDefinition, opstore: OperationalStoreResource, cursor: str | None = None):
+    """One tick, as the daemon evaluates it."""
+    # Both contexts closed here, in order: a resource context left to the garbage collector
+    # would later restore a dead instance's state into Dagster's context variables.
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"opstore": opstore}) as context,
+    ):
+        return sensor.evaluate_tick(context)
+
+
+def opstore_of(store: OpStore) -> OperationalStoreResource:
+    return OperationalStoreResource(path=str(store.path))
+
+
+class Pipeline:
+    """The pipeline side of a test: connect mailboxes, evaluate the sensor / schedule, execute the
+    requested run in process (raw_calendar_events + app mirrors, as sync_calendars_job starts)."""
+
+    def __init__(self, emulator, settings: Settings) -> None:
+        from calendar_emulator.actors import EmulatorAdminClient
+        from smvue_pipeline.connect import ConnectService
+        from smvue_pipeline.resources.bindings import build_resources
+
+        self.url = emulator.url
+        self.settings = settings
+        self.admin = EmulatorAdminClient(emulator.url)
+        self.resources = build_resources(settings)
+        self.opstore: OperationalStoreResource = self.resources["opstore"]
+        providers = {
+            "google": self.resources["google_calendar"],
+            "microsoft": self.resources["outlook_calendar"],
+        }
+        self.connect_service = ConnectService(
+            self.opstore.store, self.opstore.cipher, providers, settings.public_url
+        )
+        self.queue = ChangeQueue(self.opstore.store)
+
+    def connect(self, provider: str, extra_calendars: int = 0) -> Mailbox:
+        """A new emulator user, a manager in the roster, connected through the OAuth flow with
+        every calendar selected."""
+        import requests
+
+        email = f"{provider[0]}-{uuid.uuid4().hex[:10]}@orchestration.example"
+        self.admin.create_user(email, provider, "Olive Orchestration")
+        for index in range(extra_calendars):
+            self.admin.add_calendar(email, provider, f"Calendar {index + 2}")
+        manager_id = f"mgr_{uuid.uuid4().hex[:8]}"
+        self.connect_service.roster.upsert_manager(manager_id, "Olive Orchestration", email)
+        url = self.connect_service.start(manager_id, provider)
+        http = requests.Session()
+        http.trust_env = False
+        answer = http.get(url, allow_redirects=False, timeout=30)
+        assert answer.status_code == 302, answer.text[:300]
+        params = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
+        connection_id = self.connect_service.finish(provider, params).connection.connection_id
+        repo = self.connect_service.connections
+        every = repo.calendars(connection_id, selected_only=False)
+        repo.select_calendars(connection_id, {c.calendar_id for c in every})
+        primary = next(c.calendar_id for c in every if c.is_primary)
+        return Mailbox(provider, email, connection_id, primary, [c.calendar_id for c in every], self)
+
+    def tick(self, sensor: dg.SensorDefinition, cursor: str | None = None):
+        return evaluate(sensor, self.opstore, cursor)
+
+    def execute(self, run_request) -> dg.ExecuteInProcessResult:
+        from smvue_pipeline.assets.app_tables import app_tables
+        from smvue_pipeline.assets.raw_events import raw_calendar_events
+
+        result = dg.materialize(
+            [raw_calendar_events, app_tables],
+            resources=self.resources,
+            run_config=run_request.run_config,
+            tags=run_request.tags,
+        )
+        assert result.success
+        return result
+
+    def raw_titles(self, connection_id: str) -> dict[str, tuple[str, str]]:
+        """event_id -> (title, status) in the published snapshot."""
+        from smvue_pipeline.warehouse.database import open_database
+
+        con = open_database(self.settings.published_path, read_only=True)
+        try:
+            rows = con.execute(
+                "SELECT event_id, title, status FROM raw.calendar_events WHERE connection_id = ?",
+                [connection_id],
+            ).fetchall()
+        finally:
+            con.close()
+        return {event_id: (title, status) for event_id, title, status in rows}
+
+
+class Mailbox:
+    def __init__(self, provider, email, connection_id, primary, calendars, pipeline: Pipeline) -> None:
+        self.provider = provider
+        self.email = email
+        self.connection_id = connection_id
+        self.primary_calendar_id = primary
+        self.calendar_ids = calendars
+        self.pipeline = pipeline
+
+    def actor(self):
+        from calendar_emulator.actors import GoogleActor, GraphActor
+
+        token = self.pipeline.admin.token(self.email, self.provider)
+        cls = GoogleActor if self.provider == "google" else GraphActor
+        return cls(self.pipeline.url, token)
+
+
+@pytest.fixture
+def pipeline(emulator, smvue_env) -> Pipeline:
+    harness = Pipeline(emulator, smvue_env)
+    yield harness
+    harness.admin.clear_faults()
+    harness.opstore.store.close()
