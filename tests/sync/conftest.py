@@ -118,15 +118,19 @@ class SyncHarness:
         return resources
 
     # --- connecting --------------------------------------------------------------------------
-    def connect(self, provider: str, *, second_calendar: bool = True, name: str = "Mara Manager") -> Mailbox:
-        """A new emulator user, in the roster as a manager, connected through the OAuth flow
-        (authorize without following the redirect, then the callback's query to ConnectService)."""
+    def new_manager(self, provider: str, *, second_calendar: bool = True, name: str = "Mara Manager"):
+        """A new emulator user (with a second calendar), in the roster as a manager: (id, email)."""
         email = f"{provider[0]}-{uuid.uuid4().hex[:10]}@smvue-test.example"
         self.admin.create_user(email, provider, name)
         if second_calendar:
             self.admin.add_calendar(email, provider, "Coaching")
         manager_id = f"mgr_{uuid.uuid4().hex[:8]}"
         self.connect_service.roster.upsert_manager(manager_id, name, email)
+        return manager_id, email
+
+    def connect(self, provider: str, *, second_calendar: bool = True, name: str = "Mara Manager") -> Mailbox:
+        """A new manager connected through the OAuth flow, every calendar selected."""
+        manager_id, email = self.new_manager(provider, second_calendar=second_calendar, name=name)
         connection_id = self.authorize(manager_id, provider).connection.connection_id
         every = self.connections.calendars(connection_id, selected_only=False)
         self.connections.select_calendars(connection_id, {c.calendar_id for c in every})
@@ -137,13 +141,16 @@ class SyncHarness:
     def authorize(self, manager_id: str, provider: str):
         """The OAuth round trip: authorize (the emulator approves the login_hint user at once,
         answering with a redirect we do not follow), then the callback's query to ConnectService."""
+        return self.connect_service.finish(provider, self.consent(manager_id, provider))
+
+    def consent(self, manager_id: str, provider: str) -> dict[str, str]:
+        """The callback's query parameters, as the browser would bring them back."""
         url = self.connect_service.start(manager_id, provider)
         http = requests.Session()
         http.trust_env = False
         answer = http.get(url, allow_redirects=False, timeout=30)
         assert answer.status_code == 302, answer.text[:300]
-        params = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
-        return self.connect_service.finish(provider, params)
+        return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
 
     # --- running a sync ----------------------------------------------------------------------
     def materialize(

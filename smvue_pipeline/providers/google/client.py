@@ -140,18 +140,21 @@ class GoogleCalendarClient(CalendarProvider):
         oauth.check_state(flow["state"], callback_params.get("state"))
         if callback_params.get("error"):
             raise ProviderError(f"authorization refused: {callback_params['error']}")
-        response = self._http().post(
-            self.token_uri,
-            data={
-                "grant_type": "authorization_code",
-                "code": callback_params.get("code", ""),
-                "code_verifier": flow["code_verifier"],
-                "redirect_uri": flow["redirect_uri"],
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-            },
-            timeout=self.request_timeout_seconds,
-        )
+        try:
+            response = self._http().post(
+                self.token_uri,
+                data={
+                    "grant_type": "authorization_code",
+                    "code": callback_params.get("code", ""),
+                    "code_verifier": flow["code_verifier"],
+                    "redirect_uri": flow["redirect_uri"],
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                },
+                timeout=self.request_timeout_seconds,
+            )
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"code exchange failed: {type(exc).__name__}") from None
         payload = _json_or_empty(response)
         if response.status_code != 200 or "access_token" not in payload:
             raise ProviderError(f"code exchange failed: {payload.get('error', response.status_code)}")

@@ -161,6 +161,8 @@ class OutlookCalendarClient(CalendarProvider):
             result = app.acquire_token_by_auth_code_flow(flow, dict(callback_params))
         except ValueError as exc:  # msal: state mismatch or a malformed callback
             raise ProviderError(f"authorization callback rejected: {exc}") from None
+        except (requests.RequestException, msal.exceptions.MsalError) as exc:
+            raise ProviderUnavailable(f"code exchange failed: {type(exc).__name__}") from None
         if "error" in result:
             raise ProviderError(f"code exchange failed: {result['error']}")
         accounts = app.get_accounts()
