@@ -124,6 +124,12 @@ class Outbox:
                        WHERE outbox_id = ?""",
                     (owner, until, stamp, row["outbox_id"]),
                 )
+                # Leases a dead worker left on the meeting's older rows are over: this claim took over.
+                conn.execute(
+                    """UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+                       WHERE meeting_id = ? AND outbox_id <> ? AND lease_until <= ?""",
+                    (row["meeting_id"], row["outbox_id"], stamp),
+                )
                 earlier = conn.execute(
                     "SELECT coalesce(sum(attempts), 0) FROM outbox WHERE meeting_id = ?", (row["meeting_id"],)
                 ).fetchone()[0]

@@ -167,8 +167,9 @@ class MeetingService:
             meeting = self._own_meeting(conn, meeting_id, "reschedule")
             if meeting.status == "cancelled":
                 raise Conflict("meeting_id", f"meeting {meeting_id} is cancelled; schedule a new one")
-            if (meeting.start_at, meeting.end_at) == (start, end):
+            if (meeting.start_at, meeting.end_at) == (start, end) and meeting.writeback_state != "failed":
                 return Accepted(202, meeting_id, meeting.writeback_state)  # nothing changes
+            # (The same times again after a failed write-back: the app's way to retry it.)
             MeetingRepository.reschedule(conn, meeting, start, end, self.clock())
         self.on_change()
         return Accepted(202, meeting_id, "pending")
@@ -176,7 +177,7 @@ class MeetingService:
     def cancel(self, meeting_id: str) -> Accepted:
         with self.store.transaction() as conn:
             meeting = self._own_meeting(conn, meeting_id, "cancel")
-            if meeting.status == "cancelled":
+            if meeting.status == "cancelled" and meeting.writeback_state != "failed":
                 return Accepted(202, meeting_id, meeting.writeback_state)  # already cancelled
             MeetingRepository.cancel(conn, meeting, self.clock())
         self.on_change()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.writeback.conftest import smvue_tag
+from tests.writeback.conftest import event_times, smvue_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 5
@@ -63,8 +63,9 @@ def wait_for_line(lines: queue.Queue, child: subprocess.Popen, needle: str, time
     raise AssertionError(f"timed out waiting for {needle!r}: {''.join(seen)[-2000:]}")
 
 
+@pytest.mark.parametrize("moved_meanwhile", [False, True], ids=["same", "rescheduled_meanwhile"])
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
-def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider):
+def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider, moved_meanwhile):
     team = wb.team(provider)
     meeting_id = wb.service.schedule(wb.request(team)).meeting_id
 
@@ -83,6 +84,13 @@ def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider):
             child.kill()
             child.wait()
 
+    if moved_meanwhile:
+        # Rescheduled while the dead worker's lease still holds the meeting: the new row waits for
+        # it, and the event it finds by tag (Graph: a different payload, so no transactionId replay)
+        # is moved rather than duplicated.
+        start = wb.meeting(meeting_id).start_at + timedelta(days=1)
+        wb.service.reschedule(meeting_id, start, start + timedelta(minutes=30))
+        assert wb.worker().run_once() == 0
     # A new worker takes the row over once the dead one's lease lapsed (clock moved past it, not slept).
     wb.clock.now = wb.clock.now + timedelta(seconds=LEASE_SECONDS + 60)
     restarted = wb.worker()
@@ -93,5 +101,9 @@ def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider):
     assert len(live) == 1 and smvue_tag(live[0]) == meeting_id
     event_ids = {live[0]["id"], live[0].get("immutable_id")}
     assert meeting.writeback_state == "synced" and meeting.provider_event_id in event_ids
-    latest = wb.outbox.latest(meeting_id)
-    assert (latest.state, latest.attempts, latest.lease_owner) == ("done", 2, None)
+    assert event_times(live[0]) == (meeting.start_at, meeting.end_at)
+    states = [(o.state, o.attempts, o.lease_owner) for o in wb.outbox.for_meeting(meeting_id)]
+    if moved_meanwhile:
+        assert meeting.version == 2 and states == [("superseded", 1, None), ("done", 1, None)]
+    else:
+        assert states == [("done", 2, None)]

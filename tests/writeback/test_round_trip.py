@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 
 from smvue_pipeline.assets.app_tables import app_tables
-from smvue_pipeline.assets.meeting_backflow import meeting_backflow
+from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_writebacks
 from smvue_pipeline.assets.one_on_ones import one_on_one_meetings
 from smvue_pipeline.assets.raw_events import raw_calendar_events
+from smvue_pipeline.definitions import build_defs
 from smvue_pipeline.warehouse import database
 
 SYNC_ASSETS = [raw_calendar_events, meeting_backflow, app_tables, one_on_one_meetings]
@@ -197,3 +198,26 @@ def test_annotations_survive_a_410_resync(wb, api):
     [calendar] = after.values()
     assert calendar["last_full_sync_at"] > next(iter(before.values()))["last_full_sync_at"]
     assert annotated() == expected
+
+
+def test_failed_writebacks_warn_on_app_meetings(wb):
+    team, lost = wb.team("microsoft"), wb.team("google")
+    synced = wb.service.schedule(wb.request(team)).meeting_id
+    failing = wb.service.schedule(wb.request(lost)).meeting_id
+    wb.sync.connect_service.disconnect(lost.mailbox.connection_id)
+    wb.service.schedule(wb.request(team, start=hour(9, 9)))
+    wb.drain()  # two written, one failed
+    wb.service.schedule(wb.request(team, start=hour(10, 9)))  # stays pending
+
+    # The check is registered with the code location and runs in sync_calendars_job after app_meetings.
+    defs = build_defs(wb.settings)
+    assert no_failed_writebacks.check_keys <= set(
+        defs.resolve_job_def("sync_calendars_job").asset_layer.asset_graph.asset_check_keys
+    )
+    result = sync(wb, assets=[*SYNC_ASSETS, no_failed_writebacks])
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_failed_writebacks"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    counts = {k: check.metadata[k].value for k in ("pending", "synced", "failed")}
+    assert counts == {"pending": 1, "synced": 2, "failed": 1}
+    failures = check.metadata["latest_failures"].value
+    assert failing in failures and "disconnected" in failures and synced not in failures
