@@ -67,6 +67,12 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class AnnotationResult:
+    annotation: Annotation
+    source: str  # smvue | calendar
+
+
+@dataclass(frozen=True)
 class MeetingView:
     meeting: Meeting
     latest: OutboxItem | None
@@ -163,8 +169,10 @@ class MeetingService:
 
     def reschedule(self, meeting_id: str, start: datetime, end: datetime) -> Accepted:
         start, end = _times(start, end)
+        self._require_own(meeting_id, "reschedule")
         with self.store.transaction() as conn:
-            meeting = self._own_meeting(conn, meeting_id, "reschedule")
+            meeting = self.meetings.get(meeting_id, conn)
+            assert meeting is not None  # meetings are never deleted
             if meeting.status == "cancelled":
                 raise Conflict("meeting_id", f"meeting {meeting_id} is cancelled; schedule a new one")
             if (meeting.start_at, meeting.end_at) == (start, end) and meeting.writeback_state != "failed":
@@ -175,8 +183,10 @@ class MeetingService:
         return Accepted(202, meeting_id, "pending")
 
     def cancel(self, meeting_id: str) -> Accepted:
+        self._require_own(meeting_id, "cancel")
         with self.store.transaction() as conn:
-            meeting = self._own_meeting(conn, meeting_id, "cancel")
+            meeting = self.meetings.get(meeting_id, conn)
+            assert meeting is not None  # meetings are never deleted
             if meeting.status == "cancelled" and meeting.writeback_state != "failed":
                 return Accepted(202, meeting_id, meeting.writeback_state)  # already cancelled
             MeetingRepository.cancel(conn, meeting, self.clock())
@@ -196,18 +206,18 @@ class MeetingService:
         return MeetingView(meeting, self.outbox.latest(meeting_id), self.annotations.get(meeting_id))
 
     # --- annotations (F16): SMVue meetings and calendar 1:1s alike ----------------------------
-    def archive(self, one_on_one_id: str, archived: bool = True) -> Annotation:
-        self._annotatable(one_on_one_id)
-        return self.annotations.set_archived(one_on_one_id, archived, self.clock())
+    def archive(self, one_on_one_id: str, archived: bool = True) -> AnnotationResult:
+        source = self._annotatable(one_on_one_id)
+        return AnnotationResult(self.annotations.set_archived(one_on_one_id, archived, self.clock()), source)
 
-    def set_type(self, one_on_one_id: str, meeting_type: str | None) -> Annotation:
+    def set_type(self, one_on_one_id: str, meeting_type: str | None) -> AnnotationResult:
         meeting_type = (meeting_type or "").strip() or None
-        is_meeting = self._annotatable(one_on_one_id)
+        source = self._annotatable(one_on_one_id)
         now = self.clock()
         with self.store.transaction() as conn:
-            if is_meeting:
+            if source == "smvue":
                 MeetingRepository.set_type(conn, one_on_one_id, meeting_type, now)
-            return self.annotations.set_type(one_on_one_id, meeting_type, now, conn)
+            return AnnotationResult(self.annotations.set_type(one_on_one_id, meeting_type, now, conn), source)
 
     # --- helpers -----------------------------------------------------------------------------
     def _validate_people(self, conn, manager_id: str, rep_id: str) -> tuple[str, str]:
@@ -232,10 +242,11 @@ class MeetingService:
             raise Invalid("manager_id", f"manager {manager_id!r} has no connected calendar")
         return row["connection_id"], row["calendar_id"]
 
-    def _own_meeting(self, conn, meeting_id: str, verb: str) -> Meeting:
-        meeting = self.meetings.get(meeting_id, conn)
-        if meeting is not None:
-            return meeting
+    def _require_own(self, meeting_id: str, verb: str) -> None:
+        """An SMVue meeting, or the reason it is not (checked before any write transaction opens:
+        the snapshot lookup must not hold the store's write lock)."""
+        if self.meetings.get(meeting_id) is not None:
+            return
         if self.is_calendar_one_on_one(meeting_id):
             raise Conflict(
                 "meeting_id",
@@ -244,12 +255,12 @@ class MeetingService:
             )
         raise NotFound("meeting_id", f"no meeting {meeting_id!r}")
 
-    def _annotatable(self, one_on_one_id: str) -> bool:
-        """True for an SMVue meeting, False for a calendar 1:1; NotFound for anything else."""
+    def _annotatable(self, one_on_one_id: str) -> str:
+        """`smvue` for an SMVue meeting, `calendar` for a calendar 1:1; NotFound for anything else."""
         if self.meetings.get(one_on_one_id) is not None:
-            return True
+            return "smvue"
         if self.is_calendar_one_on_one(one_on_one_id):
-            return False
+            return "calendar"
         raise NotFound("meeting_id", f"no meeting or 1:1 {one_on_one_id!r}")
 
     def is_calendar_one_on_one(self, one_on_one_id: str) -> bool:

@@ -11,8 +11,13 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Response
 
-from smvue_pipeline.opstore.annotations import Annotation
-from smvue_pipeline.writeback.scheduling import MeetingError, MeetingService, MeetingView, ScheduleRequest
+from smvue_pipeline.writeback.scheduling import (
+    AnnotationResult,
+    MeetingError,
+    MeetingService,
+    MeetingView,
+    ScheduleRequest,
+)
 from webhook_gateway.auth import require_api_token
 from webhook_gateway.dependencies import Services
 from webhook_gateway.errors import ApiError
@@ -86,10 +91,11 @@ def _meeting_out(view: MeetingView) -> MeetingOut:
     )
 
 
-def _annotation_out(annotation: Annotation, source: str) -> AnnotationOut:
+def _annotation_out(annotated: AnnotationResult) -> AnnotationOut:
+    annotation = annotated.annotation
     return AnnotationOut(
         one_on_one_id=annotation.one_on_one_id,
-        source=source,  # type: ignore[arg-type]
+        source=annotated.source,  # type: ignore[arg-type]
         is_archived=annotation.is_archived,
         meeting_type=annotation.meeting_type,
         updated_at=annotation.updated_at,  # type: ignore[arg-type]
@@ -151,14 +157,10 @@ def archive_meeting(
     """Archive an SMVue meeting or a calendar 1:1 (by its one_on_one_id): left out of cadence, Up Next
     and reminders. Survives every resync. `{"is_archived": false}` restores it."""
     archived = body.is_archived if body is not None else True
-    is_meeting = _answer(lambda: meetings.meetings.get(id) is not None)
-    annotation = _answer(lambda: meetings.archive(id, archived))
-    return _annotation_out(annotation, "smvue" if is_meeting else "calendar")
+    return _annotation_out(_answer(lambda: meetings.archive(id, archived)))
 
 
 @router.put("/{id}/type", response_model=AnnotationOut, responses=error_responses(404))
 def set_meeting_type(id: MeetingId, body: MeetingTypeIn, meetings: Meetings) -> AnnotationOut:  # noqa: A002
     """Tag the meeting's type (Weekly, Pipeline Review, …); null clears it. Survives every resync."""
-    is_meeting = _answer(lambda: meetings.meetings.get(id) is not None)
-    annotation = _answer(lambda: meetings.set_type(id, body.meeting_type))
-    return _annotation_out(annotation, "smvue" if is_meeting else "calendar")
+    return _annotation_out(_answer(lambda: meetings.set_type(id, body.meeting_type)))
