@@ -143,6 +143,8 @@ CREATE TABLE IF NOT EXISTS annotations (
     updated_at     TEXT NOT NULL
 );
 
+-- Prep reminders (F12): one per 1:1 occurrence, planned by the prep_reminders asset, delivered by
+-- deliver_prep_reminders_job under a lease (opstore/reminders.py). A sent row is final.
 CREATE TABLE IF NOT EXISTS prep_reminders (
     reminder_id      TEXT PRIMARY KEY,
     one_on_one_id    TEXT NOT NULL UNIQUE,
@@ -156,5 +158,19 @@ CREATE TABLE IF NOT EXISTS prep_reminders (
     sent_at          TEXT,
     last_error       TEXT,
     created_at       TEXT NOT NULL,
-    updated_at       TEXT NOT NULL
+    updated_at       TEXT NOT NULL,
+    -- Why it was withdrawn (cancelled, archived, ...); the delivery's JSON body, built at planning.
+    state_reason     TEXT,
+    payload          TEXT,
+    -- The sender holding the row, and until when: a lease past its time belongs to a dead sender.
+    lease_owner      TEXT,
+    lease_until      TEXT
+);
+CREATE INDEX IF NOT EXISTS prep_reminders_due ON prep_reminders (state, remind_at);
+
+-- Per-manager reminder lead time (F12); managers without a row get the asset's default (24 h).
+CREATE TABLE IF NOT EXISTS reminder_settings (
+    manager_id    TEXT PRIMARY KEY,
+    lead_minutes  INTEGER NOT NULL CHECK (lead_minutes BETWEEN 0 AND 20160),
+    updated_at    TEXT NOT NULL
 );
