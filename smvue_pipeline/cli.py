@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 class CliError(Exception):
@@ -86,6 +87,25 @@ def _rotate_key(args: argparse.Namespace) -> None:
     print(f"re-encrypted {count} stored secrets under the first key of SMVUE_SECRET_KEY")
 
 
+def _dashboard(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    from smvue_pipeline.dashboard.render import build_dashboard
+    from smvue_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    out = args.out or settings.home / "dashboard.html"
+    try:
+        path = build_dashboard(settings.published_path, settings.warehouse_key, out, datetime.now(UTC))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise CliError(f"cannot read {settings.published_path}: {str(exc).splitlines()[0]}") from None
+    print(f"dashboard written to {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smvue", description="SMVue calendar pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-key", help="re-encrypt stored tokens under the first key of SMVUE_SECRET_KEY (new,old)"
     )
     rotate.set_defaults(func=_rotate_key)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="write the cadence dashboard (HTML) from the published tables"
+    )
+    dashboard.add_argument(
+        "--out", type=Path, default=None, help="where to write it (default $SMVUE_HOME/dashboard.html)"
+    )
+    dashboard.set_defaults(func=_dashboard)
 
     demo = commands.add_parser("demo", help="the end-to-end scenario behind `make demo`")
     demo.add_argument("--keep", action="store_true", help="leave the services running afterwards")
