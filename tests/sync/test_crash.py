@@ -4,9 +4,11 @@ table equals a clean import's, and no cursor ever ran ahead of its rows."""
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,13 +80,24 @@ def test_kill_mid_import_then_rerun_equals_a_clean_import(harness, tmp_path):
         [sys.executable, "-m", "tests.sync.sync_child", str(PAGE_SIZE)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
     try:
-        wait_for(lambda: requests_of(harness, google.email) >= google_pages, child, "Google's pages")
+        # Google's calendars committed (the child says so after each transaction)...
+        applied = set()
+        deadline = time.monotonic() + 60
+        while len(applied) < len(google.calendars):
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic())).split()
+            if line[0] == "applied":
+                assert line[1] == google.connection_id, "Graph must still be paging"
+                applied.add(line[2])
+        # ...then one more Graph page, and kill -9 in the middle of Graph's paged import.
         seen = requests_of(harness, outlook.email)
-        wait_for(lambda: requests_of(harness, outlook.email) >= seen + 2, child, "more Graph pages")
+        wait_for(lambda: requests_of(harness, outlook.email) > seen, child, "another Graph page")
         assert requests_of(harness, outlook.email) < graph_pages, "Graph's import must still be paging"
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=10) == -signal.SIGKILL
