@@ -12,6 +12,9 @@ concurrency:
   pools:
     # Only one step at a time may hold the DuckDB warehouse (it allows one writing process).
     default_limit: 1
+    # One run may start while another holds the warehouse: its process spawns and imports the
+    # code location (seconds) during the other's dbt step, then waits for the slot per step.
+    op_granularity_run_buffer: 1
   runs:
     max_concurrent_runs: 4
 run_queue:

@@ -26,7 +26,6 @@ from smvue_pipeline.instance import ensure_dagster_home
 from smvue_pipeline.settings import Settings
 
 CODE_LOCATION = "smvue_pipeline.definitions"
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_cadence"
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -70,32 +69,20 @@ class StackOptions:
     ready_timeout: float = 60.0
 
 
-def dbt_manifest_path() -> Path:
-    return DBT_PROJECT_DIR / "target" / "manifest.json"
+def prepare_dbt_manifest() -> bool:
+    """`dbt parse` once, when dbt_cadence has no manifest yet: the code location the daemon loads
+    builds the cadence assets from it. Returns whether it had to."""
+    from smvue_pipeline.assets import cadence
 
-
-def prepare_dbt_manifest(env: dict[str, str]) -> bool:
-    """`dbt parse` once, when dbt_cadence has no manifest yet (the daemon loads assets from it)."""
-    if not (DBT_PROJECT_DIR / "dbt_project.yml").exists() or dbt_manifest_path().exists():
+    manifest = cadence.PROJECT_DIR / "target" / "manifest.json"
+    if manifest.exists() or not (cadence.PROJECT_DIR / "dbt_project.yml").exists():
         return False
-    result = subprocess.run(  # noqa: S603 - fixed argv, our own dbt
-        [
-            _tool("dbt"),
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        env=env,
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise StackError(f"dbt parse failed in {DBT_PROJECT_DIR}: {tail[0]}")
+    try:
+        cadence.prepare_manifest()
+    except Exception as exc:  # dbt's own message, on one line
+        raise StackError(
+            f"dbt parse failed in {cadence.PROJECT_DIR}: {str(exc).strip().splitlines()[-1:]}"
+        ) from None
     return True
 
 
@@ -113,9 +100,12 @@ def stack_environment(settings: Settings, options: StackOptions) -> dict[str, st
 
 
 def _healthy(url: str) -> Callable[[], bool]:
+    http = requests.Session()
+    http.trust_env = False  # loopback: never through a proxy from the environment
+
     def check() -> bool:
         try:
-            return requests.get(url, timeout=1).status_code == 200
+            return http.get(url, timeout=1).status_code == 200
         except requests.RequestException:
             return False
 
@@ -260,7 +250,7 @@ def group_alive(process: subprocess.Popen) -> bool:
 
 def build_stack(settings: Settings, options: StackOptions) -> Stack:
     env = stack_environment(settings, options)
-    prepare_dbt_manifest(env)
+    prepare_dbt_manifest()
     return Stack(stack_children(options), env, options.log_dir)
 
 

@@ -113,4 +113,9 @@ def run_demo(keep: bool = False) -> None:
         from smvue_pipeline.demo.meetings import run_meeting_step
 
         run_meeting_step(settings, admin, ORGANISATION)
+
+        _say("near-real-time updates: the gateway and the Dagster daemon (smvue up), a calendar change")
+        from smvue_pipeline.demo.live import run_live_step
+
+        run_live_step(admin, emulator.url, ORGANISATION)
         _say("done")

@@ -1,0 +1,184 @@
+"""End to end through the real Dagster daemon, started by `smvue up` (gateway + daemon).
+
+A manager connects through the gateway's /oauth routes; the initial import, and then a change the
+user makes in their calendar, reach the published snapshot with no manual trigger: provider
+notification → gateway → change queue → change_queue_sensor → sync_calendars_job run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from calendar_emulator.actors import EmulatorAdminClient, GoogleActor
+from smvue_pipeline.warehouse.database import open_database
+
+from .conftest import emulator_env
+
+SMVUE = [sys.executable, "-m", "smvue_pipeline.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, process=None, log=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(
+                f"smvue up exited ({process.returncode}) while waiting for {what}:\n{_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout:.0f}s\n{_tail(log)}")
+        time.sleep(0.25)
+
+
+def _tail(log: Path | None, lines: int = 60) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds `marker` (this test's SMVUE_HOME)."""
+    found = []
+    needle = marker.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes():
+                stat = (entry / "stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] != "Z":  # zombies are already gone
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+class Published:
+    """Read-only queries on the published snapshot (as a downstream reader would)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def titles(self, connection_id: str) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        con = open_database(self.path, read_only=True)
+        try:
+            rows = con.execute(
+                "SELECT event_id, title FROM raw.calendar_events WHERE connection_id = ? AND status <> 'cancelled'",
+                [connection_id],
+            ).fetchall()
+        except Exception:  # noqa: BLE001 - the schema appears with the first run
+            return {}
+        finally:
+            con.close()
+        return dict(rows)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(360)
+def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger(emulator, tmp_path):
+    home = tmp_path / "smvue-home"
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **emulator_env(emulator.url, home), "SMVUE_PUBLIC_URL": gateway}
+    for name in ("DAGSTER_HOME", "SMVUE_WAREHOUSE", "SMVUE_PUBLISHED", "SMVUE_WAREHOUSE_KEY"):
+        env.pop(name, None)
+    log = tmp_path / "smvue-up.log"
+    with open(log, "wb") as out:
+        up = subprocess.Popen(
+            [*SMVUE, "up", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    http = requests.Session()
+    http.trust_env = False
+    api = requests.Session()
+    api.trust_env = False
+    api.headers["Authorization"] = f"Bearer {env['SMVUE_API_TOKEN']}"
+    try:
+
+        def healthy() -> bool:
+            try:
+                return http.get(f"{gateway}/healthz", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(healthy, 60, "the gateway answering /healthz", up, log)
+
+        # A manager with one meeting, connected through the gateway like the web app does it.
+        admin = EmulatorAdminClient(emulator.url)
+        email = f"g-{uuid.uuid4().hex[:10]}@e2e.example"
+        admin.create_user(email, "google", "Erin End")
+        actor = GoogleActor(emulator.url, admin.token(email, "google"))
+        start = time.strftime("%Y-%m-%dT10:00:00Z", time.gmtime(time.time() + 2 * 86400))
+        end = start.replace("T10:00", "T10:30")
+        event = actor.insert(
+            {"summary": "Weekly 1:1", "start": {"dateTime": start}, "end": {"dateTime": end}}
+        )
+        manager_id = f"mgr-{uuid.uuid4().hex[:8]}"
+        put = api.put(f"{gateway}/v1/managers/{manager_id}", json={"name": "Erin End", "email": email})
+        assert put.status_code in (200, 201), put.text
+        started = api.get(
+            f"{gateway}/oauth/google/start", params={"manager_id": manager_id}, allow_redirects=False
+        )
+        assert started.status_code == 302, started.text
+        consent = http.get(started.headers["location"], allow_redirects=False, timeout=30)
+        assert consent.status_code == 302, consent.text
+        callback = http.get(consent.headers["location"], allow_redirects=False, timeout=60)
+        assert callback.status_code == 200, callback.text
+        connection_id = callback.json()["connection_id"]
+
+        published = Published(home / "published.duckdb")
+        wait_until(
+            lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1",
+            120,
+            "the initial import in the published snapshot",
+            up,
+            log,
+        )
+
+        # The user renames the meeting in their calendar; nobody triggers anything.
+        actor.patch(event["id"], {"summary": "Weekly 1:1 (agenda)"})
+        changed_at = time.monotonic()
+        wait_until(
+            lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1 (agenda)",
+            120,
+            "the change in raw.calendar_events",
+            up,
+            log,
+        )
+        print(f"change visible in the published snapshot after {time.monotonic() - changed_at:.1f} s")
+
+        # SIGTERM stops everything cleanly: exit 0 and no process left behind.
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0, _tail(log)
+        wait_until(lambda: not processes_with(f"SMVUE_HOME={home}"), 15, "every child gone")
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        for pid in processes_with(f"SMVUE_HOME={home}"):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
