@@ -2,14 +2,18 @@
 
 dbt reads `analytics.one_on_one_meetings` and the `app.*` mirrors (their Python assets share the
 source keys, so the lineage is one graph) and writes the `analytics` marts. Each run builds the
-whole project (models, seeds, tests, unit tests) and then republishes the readers' snapshot.
+whole project (models, seeds, data tests; unit tests run in CI) and then republishes the
+readers' snapshot.
 
 The asset definitions need `dbt_cadence/target/manifest.json`: `make` rebuilds it when the
-project changes, and `prepare_manifest()` does the same from Python.
+project changes, `prepare_manifest()` does the same from Python, and importing this module
+parses the project once if the file is missing.
 """
 
 import json
+import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -18,7 +22,6 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
@@ -39,6 +42,10 @@ SOURCE_ASSET_KEYS: Mapping[tuple[str, str], dg.AssetKey] = {
     ("app", "prep_reminders"): dg.AssetKey("app_prep_reminders"),
 }
 
+# Unit tests check the SQL against fixed fixtures, so they cannot fail on new data: CI runs them
+# (tests/cadence), and pipeline runs skip their ~2 s, as dbt recommends for production builds.
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
 # Statuses age with the clock (an on-track pair turns due without any new event), so the marts
 # must be rebuilt at least daily even when no calendar changes.
 MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -55,9 +62,11 @@ def cadence_project() -> DbtProject:
 
 
 def prepare_manifest() -> Path:
-    """Run `dbt parse` so target/manifest.json matches the project files; returns its path."""
-    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
-    project.preparer.prepare(project)
+    """Run `dbt parse` so target/manifest.json matches the project files; returns its path.
+    (dagster-dbt's own preparer looks for `dbt` on PATH, which the venv may not be on.)"""
+    project = cadence_project()
+    dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path
 
 
@@ -117,17 +126,40 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
     if settings.warehouse_key:
         values["SMVUE_WAREHOUSE_KEY"] = settings.warehouse_key
         values["SMVUE_DUCKDB_EXTENSION_DIR"] = extension_directory()
-    with mock.patch.dict(os.environ, values):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
         yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def keep_parse_cache(run_target: Path) -> None:
+    """Carry a run's dbt parse cache into dbt_cadence/target, where dagster-dbt seeds the next run
+    from. The cache is valid only for the same profile and vars, which `make`'s parse does not
+    share with runs, so without this every run parses from scratch (~1 s of the recompute)."""
+    cache_file = run_target / "partial_parse.msgpack"
+    if not cache_file.exists():
+        return
+    project = cadence_project()
+    destination = project.project_dir / project.target_path / cache_file.name
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(cache_file, staging)
+    os.replace(staging, destination)
 
 
 def _manifest_path() -> Path:
+    """The manifest the asset definitions are built from; parsed once here on a fresh checkout
+    (make and CI prepare it beforehand, so loading Dagster normally reads a file and no more)."""
     manifest = cadence_project().manifest_path
     if not manifest.exists():
-        raise FileNotFoundError(
-            f"{manifest} is missing: run `make {manifest.relative_to(PROJECT_DIR.parent)}` or "
-            "smvue_pipeline.assets.cadence.prepare_manifest()"
-        )
+        logging.getLogger(__name__).warning("%s is missing; running dbt parse", manifest)
+        prepare_manifest()
     return manifest
 
 
@@ -139,12 +171,16 @@ def _manifest_path() -> Path:
     name="cadence_dbt_assets",
 )
 def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: CadenceRunConfig):
-    """Build dbt_cadence (models, seeds, data and unit tests), then republish the snapshot."""
+    """Build dbt_cadence (models, seeds, data tests), then republish the snapshot."""
     settings = Settings.from_env()
     # A throwaway target folder: dagster-dbt would otherwise leave one folder per run under
     # dbt_cadence/target, forever. dbt's output is in the run's compute logs.
     with tempfile.TemporaryDirectory(prefix="dbt_cadence-") as target_dir:
         with dbt_environment(settings):
-            invocation = dbt.cli(["build", *config.dbt_vars()], context=context, target_path=Path(target_dir))
+            invocation = dbt.cli(
+                [*BUILD_ARGS, *config.dbt_vars()], context=context, target_path=Path(target_dir)
+            )
+        # Raises when dbt fails (a model or a data test): the snapshot then stays the last good one.
         yield from invocation.stream().fetch_row_counts()
+        keep_parse_cache(Path(target_dir))
     publish(settings.warehouse_path, settings.published_path)

@@ -19,7 +19,8 @@ held as (
 with_previous as (
     select
         *,
-        lag(start_at) over (partition by manager_id, rep_id order by start_at, one_on_one_id) as previous_held_at
+        -- Ties (two held 1:1s at the same instant) give the same intervals in either order.
+        lag(start_at) over (partition by manager_id, rep_id order by start_at) as previous_held_at
     from held
 )
 
