@@ -239,13 +239,26 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
 
 
 def group_alive(process: subprocess.Popen) -> bool:
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    """Whether any live process remains in the child's process group (zombies do not count: an
+    orphan waits for whoever reaps it, which may be slow in containers)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return False
         return True
-    return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command's ")": state, ppid, pgrp, ...
+        if int(fields[2]) == process.pid and fields[0] != "Z":
+            return True
+    return False
 
 
 def build_stack(settings: Settings, options: StackOptions) -> Stack:
