@@ -183,4 +183,17 @@ def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
         # Raises when dbt fails (a model or a data test): the snapshot then stays the last good one.
         yield from invocation.stream().fetch_row_counts()
         keep_parse_cache(Path(target_dir))
+    release_adapter_connection()
     publish(settings.warehouse_path, settings.published_path)
+
+
+def release_adapter_connection() -> None:
+    """Close the warehouse handle dbt-duckdb keeps open in this process after the row counts
+    (its environment is a class-level singleton with keep_open): later steps of the same run
+    (prep_reminders) could not attach the warehouse file otherwise."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
