@@ -76,7 +76,7 @@ def person(
 class ScratchWarehouse:
     """A warehouse file with raw.calendar_events and app.* filled directly by the test."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         self.con = open_database(path)
         ensure_schema(self.con)
@@ -216,7 +216,7 @@ class ScratchWarehouse:
 @pytest.fixture
 def wh(tmp_path) -> ScratchWarehouse:
     """Maya (mgr-maya, calendar conn_maya) with reps Liam and Ava; Omar (mgr-omar) with Noah."""
-    warehouse = ScratchWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse = ScratchWarehouse(":memory:")  # pure logic: no file needed
     warehouse.add_manager(
         "mgr-maya", "Maya Chen", "maya@acme.test", "conn_maya", account_email="maya.chen@gmail.test"
     )
