@@ -37,7 +37,13 @@ def home(emulator, tmp_path, monkeypatch):
         "SMVUE_MS_AUTHORITY": f"{url}/microsoft/common",
         "SMVUE_PRIVACY_CANARY": emulator.state.identity.canary,
     }
-    for name in ("SMVUE_WAREHOUSE", "SMVUE_PUBLISHED", "SMVUE_WAREHOUSE_KEY", "DAGSTER_HOME", "SMVUE_REMINDER_WEBHOOK_URL"):
+    for name in (
+        "SMVUE_WAREHOUSE",
+        "SMVUE_PUBLISHED",
+        "SMVUE_WAREHOUSE_KEY",
+        "DAGSTER_HOME",
+        "SMVUE_REMINDER_WEBHOOK_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -87,7 +93,9 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     store = OpStore(settings.opstore_path)
     roster = RosterRepository(store)
     roster.upsert_manager(f"mgr-maya-{tag}", "Maya Chen", maya)
-    roster.upsert_team_member(f"rep-liam-{tag}", f"mgr-maya-{tag}", "Liam Ortiz", f" {liam.lower()} ", "2026-01-05")
+    roster.upsert_team_member(
+        f"rep-liam-{tag}", f"mgr-maya-{tag}", "Liam Ortiz", f" {liam.lower()} ", "2026-01-05"
+    )
     roster.upsert_team_member(f"rep-ava-{tag}", f"mgr-maya-{tag}", "Ava Patel", ava, None)
     roster.upsert_manager(f"mgr-omar-{tag}", "Omar Haddad", omar)
     roster.upsert_team_member(f"rep-noah-{tag}", f"mgr-omar-{tag}", "Noah Kim", noah, "2024-01-01")
@@ -100,7 +108,9 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     google.insert(google_event("Liam 1:1 (held)", now - 3 * DAY, 30, [maya, liam]))
     google.insert(google_event("Liam 1:1 (next)", now + 2 * DAY, 45, [maya, liam.upper()]))
     google.insert(google_event("Pipeline sync", now - DAY, 45, [maya, liam, ava]))
-    google.insert(google_event("Ava 1:1 in the Harbor Room", now + 3 * DAY, 30, [maya, ava], rooms=["room-h@acme.test"]))
+    google.insert(
+        google_event("Ava 1:1 in the Harbor Room", now + 3 * DAY, 30, [maya, ava], rooms=["room-h@acme.test"])
+    )
     google.insert(google_event("Too long with Ava", now - 2 * DAY, 150, [maya, ava]))
     google.insert(
         {
@@ -126,7 +136,10 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
         {
             "subject": "Noah / Omar",
             "start": {"dateTime": (now - DAY).replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-            "end": {"dateTime": (now - DAY + timedelta(minutes=30)).replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+            "end": {
+                "dateTime": (now - DAY + timedelta(minutes=30)).replace(tzinfo=None).isoformat(),
+                "timeZone": "UTC",
+            },
             "attendees": [{"emailAddress": {"address": noah, "name": "Noah Kim"}, "type": "required"}],
             "body": {"contentType": "text", "content": "private agenda: never stored"},
         }
@@ -139,7 +152,9 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
 
     resources = build_resources(settings)
     providers = {"google": resources["google_calendar"], "microsoft": resources["outlook_calendar"]}
-    connect_service = ConnectService(store, TokenCipher(settings.secret_key()), providers, settings.public_url)
+    connect_service = ConnectService(
+        store, TokenCipher(settings.secret_key()), providers, settings.public_url
+    )
     maya_connection = connect(connect_service, f"mgr-maya-{tag}", "google")
     omar_connection = connect(connect_service, f"mgr-omar-{tag}", "microsoft")
 
@@ -172,8 +187,13 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     ]
     by_title = {r["title"]: r for r in one_on_ones}
     assert by_title["Liam 1:1 (held)"]["status"] == "held"
-    assert by_title["Liam 1:1 (next)"]["status"] == "scheduled" and by_title["Liam 1:1 (next)"]["rep_id"] == f"rep-liam-{tag}"
-    assert by_title["Noah / Omar"]["rep_id"] == f"rep-noah-{tag}" and by_title["Noah / Omar"]["status"] == "held"
+    assert (
+        by_title["Liam 1:1 (next)"]["status"] == "scheduled"
+        and by_title["Liam 1:1 (next)"]["rep_id"] == f"rep-liam-{tag}"
+    )
+    assert (
+        by_title["Noah / Omar"]["rep_id"] == f"rep-noah-{tag}" and by_title["Noah / Omar"]["status"] == "held"
+    )
     assert moved_start in {r["start_at"] for r in one_on_ones}
 
     reasons = {
@@ -193,7 +213,9 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     metrics = {
         r["rep_id"]: r
         for r in published_rows(
-            settings, "SELECT * FROM analytics.cadence_metrics WHERE manager_id = $m", {"m": f"mgr-maya-{tag}"}
+            settings,
+            "SELECT * FROM analytics.cadence_metrics WHERE manager_id = $m",
+            {"m": f"mgr-maya-{tag}"},
         )
     }
     assert metrics[f"rep-liam-{tag}"]["held_last_30d"] == 1
@@ -219,7 +241,7 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     assert {r["one_on_one_id"] for r in reminders} == {u["one_on_one_id"] for u in upcoming}
     assert all(r["delivery_state"] == "scheduled" for r in reminders)  # no webhook configured
     next_liam = by_title["Liam 1:1 (next)"]
-    assert next((r for r in reminders if r["one_on_one_id"] == next_liam["one_on_one_id"]))["remind_at"] == (
+    assert next(r for r in reminders if r["one_on_one_id"] == next_liam["one_on_one_id"])["remind_at"] == (
         next_liam["start_at"] - DAY
     )
 
