@@ -1,28 +1,29 @@
 """The notification intake: verify, append to the change queue, commit, and only then acknowledge.
 
-One writer thread owns a SQLite connection and commits in groups: every notice that arrived while
-the previous transaction ran is verified and appended in the next one, so a burst costs one commit
-per group instead of one per request, and the event loop never waits on SQLite (a busy lock or a
-WAL checkpoint stalls acknowledgements, not the server). Each request awaits a future that the
-writer resolves after COMMIT.
+Commits are grouped: the first notice of an event-loop iteration schedules one flush, every notice
+that arrives before it runs joins the same transaction, and each request awaits its own verdict,
+which is set after COMMIT. A burst therefore costs one commit per group instead of one per request.
+The flush runs on the event loop itself: a second thread would have to win the GIL back from a busy
+loop after every SQLite call, which costs more than the work. Two things keep the loop from
+stalling on SQLite: its connection waits at most `busy_timeout_ms` for another writer (then the
+notifications are answered 503 and the provider retries), and it never checkpoints the WAL itself
+(`checkpoint()` runs on the gateway's maintenance thread instead).
 
 Watch rows are cached between transactions. `PRAGMA data_version` changes whenever another
-connection (the API, the Dagster daemon, a renewal run) commits, and the writer reads it inside its
-own write transaction, so a cached row is never older than the data the transaction sees: a
+connection (the API, the Dagster daemon, a renewal run) commits, and it is read inside the flush's
+own write transaction, so a cached row is never older than the data that transaction sees: a
 disconnect committed before a notice's transaction always rejects it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL, OpStore, utc_now_iso
 from smvue_pipeline.opstore.queue import insert_rows
@@ -37,50 +38,54 @@ from webhook_gateway.notifications import (
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
 _MISSING = object()
 
 
 class IntakeUnavailable(Exception):
-    """The queue could not be written (the store locked past its timeout, or shutting down)."""
+    """The queue could not be written (the store locked past the timeout, or shutting down)."""
 
 
-@dataclass(slots=True)
-class _Job:
-    kind: str  # google | microsoft | microsoft_lifecycle | count
-    notices: Sequence[GoogleNotice | GraphNotice] | str  # for `count`: the counter name
-    future: asyncio.Future
-    loop: asyncio.AbstractEventLoop
+class _Group:
+    """The notices waiting for the next flush on one event loop."""
+
+    __slots__ = ("jobs",)
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, Sequence | str, asyncio.Future]] = []
+
+
+class _Writer(threading.local):
+    """Per thread (an event loop's): its connection, its cache of watch rows, and accepted-notice
+    counts not yet written (they ride along with a later transaction, at most a second later: one
+    page fewer to write per commit; a crash may lose a second of these counts, never a queue row)."""
+
+    conn: sqlite3.Connection | None = None
+    cache: dict
+    data_version: int | None = None
+    accepted: Counter
+    counted_at: float = 0.0
+
+    def __init__(self) -> None:
+        self.cache = {}
+        self.accepted = Counter()
 
 
 class NotificationIntake:
-    def __init__(self, store_path, *, max_batch: int = 1024, cache_limit: int = 50_000) -> None:
-        self._store = OpStore(store_path)  # its own thread-local connection, used by the writer only
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._max_batch = max_batch
+    def __init__(self, store_path, *, busy_timeout_ms: int = 2000, cache_limit: int = 50_000) -> None:
+        self._store = OpStore(store_path, busy_timeout_ms=busy_timeout_ms)
+        self._checkpointer = OpStore(store_path)
         self._cache_limit = cache_limit
-        self._cache: dict[str, tuple | None] = {}
-        self._data_version: int | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._groups: dict[asyncio.AbstractEventLoop, _Group] = {}
+        self._writer = _Writer()
         self._closed = False
 
-    # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="gateway-intake", daemon=True)
-                self._thread.start()
+        self._closed = False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join(timeout)
+    def stop(self) -> None:
+        self._closed = True
 
-    # --- submitting (event loop side) --------------------------------------------------------
+    # --- submitting --------------------------------------------------------------------------
     async def google(self, notice: GoogleNotice) -> Verdict:
         return (await self._submit("google", (notice,)))[0]
 
@@ -91,67 +96,68 @@ class NotificationIntake:
         """Bump a counter (a malformed request) in the next group, like any other notice."""
         await self._submit("count", counter)
 
-    async def _submit(self, kind: str, notices) -> list[Verdict]:
-        if self._thread is None:
-            self.start()
+    def _submit(self, kind: str, notices) -> asyncio.Future:
         if self._closed:
             raise IntakeUnavailable("the gateway is shutting down")
         loop = asyncio.get_running_loop()
+        group = self._groups.get(loop)
+        if group is None:
+            group = self._groups[loop] = _Group()
+            loop.call_soon(self._flush, loop)
         future = loop.create_future()
-        self._queue.put(_Job(kind, notices, future, loop))
-        return await future
+        group.jobs.append((kind, notices, future))
+        return future
 
-    # --- the writer thread -------------------------------------------------------------------
-    def _run(self) -> None:
-        conn = self._store.connection()
-        conn.row_factory = None  # plain tuples: this connection belongs to this thread alone
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stopping = True
-                    break
-                batch.append(job)
-            try:
-                results = self._commit(conn, batch)
-            except sqlite3.Error as exc:
-                log.error("change queue write failed (%s); %d requests answered 503", exc, len(batch))
-                self._deliver([(job, IntakeUnavailable(str(exc))) for job in batch])
-            else:
-                self._deliver(results)
-        self._fail_leftovers()
-        self._store.close()
+    # --- the flush (on the event loop) -------------------------------------------------------
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._groups.pop(loop).jobs
+        try:
+            verdicts = self._commit(jobs)
+        except sqlite3.Error as exc:
+            log.error("change queue write failed (%s); %d requests answered 503", exc, len(jobs))
+            for _, _, future in jobs:
+                if not future.done():
+                    future.set_exception(IntakeUnavailable(str(exc)))
+            return
+        for (_, _, future), result in zip(jobs, verdicts, strict=True):
+            if not future.done():
+                future.set_result(result)
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[_Job, list[Verdict]]]:
+    def _connection(self) -> sqlite3.Connection:
+        writer = self._writer
+        if writer.conn is None:
+            conn = self._store.connection()
+            conn.row_factory = None  # plain tuples: this connection belongs to the intake alone
+            # Checkpoints run elsewhere (`checkpoint`): copying the WAL must not stall the loop.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.conn = conn
+        return writer.conn
+
+    def _commit(self, jobs) -> list[list[Verdict]]:
+        conn = self._connection()
+        writer = self._writer
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
-                self._cache.clear()
-                self._data_version = version
-            rows, counters = [], Counter()
+            if version != writer.data_version:
+                writer.cache.clear()
+                writer.data_version = version
+            rows, counters, results = [], Counter(), []
+            accepted = writer.accepted
             received_at = utc_now_iso()
-            results = []
-            for job in batch:
-                if job.kind == "count":
-                    counters[job.notices] += 1  # type: ignore[index]
-                    results.append((job, []))
+            for kind, notices, _ in jobs:
+                if kind == "count":
+                    counters[notices] += 1
+                    results.append([])
                     continue
-                verify = verify_google if job.kind == "google" else verify_graph
+                google = kind == "google"
+                verify = verify_google if google else verify_graph
                 verdicts = []
-                for notice in job.notices:  # type: ignore[union-attr]
-                    watch_id = notice.channel_id if job.kind == "google" else notice.subscription_id
-                    verdict = verify(notice, self._lookup(conn, watch_id))
+                for notice in notices:
+                    row = self._lookup(conn, notice.channel_id if google else notice.subscription_id)
+                    verdict = verify(notice, row)
                     if verdict.accepted:
-                        counters[f"webhook_accepted_{job.kind}"] += 1
+                        accepted[kind] += 1
                         if verdict.queue_reason:
                             rows.append(
                                 (
@@ -163,61 +169,45 @@ class NotificationIntake:
                                 )
                             )
                     else:
-                        counters[f"webhook_rejected_{job.kind}_{verdict.reason}"] += 1
+                        counters[f"webhook_rejected_{kind}_{verdict.reason}"] += 1
                         # One line per rejection; ids only (forgers choose them), never a token.
                         log.warning(
                             "rejected %s notification for %s: %s",
-                            job.kind,
+                            kind,
                             (verdict.watch_id or "?")[:80],
                             verdict.reason,
                         )
                     verdicts.append(verdict)
-                results.append((job, verdicts))
+                results.append(verdicts)
             if rows:
                 insert_rows(conn, rows)
-            conn.executemany(BUMP_COUNTER_SQL, counters.items())
+            now = time.monotonic()
+            flush_accepted = bool(accepted) and (bool(counters) or now - writer.counted_at >= 1.0)
+            if flush_accepted:
+                counters.update({f"webhook_accepted_{kind}": n for kind, n in accepted.items()})
+            if counters:
+                conn.executemany(BUMP_COUNTER_SQL, counters.items())
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if flush_accepted:
+            accepted.clear()
+            writer.counted_at = now
         return results
 
     def _lookup(self, conn: sqlite3.Connection, watch_id: str) -> tuple | None:
-        row = self._cache.get(watch_id, _MISSING)
+        cache = self._writer.cache
+        row = cache.get(watch_id, _MISSING)
         if row is _MISSING:
             row = conn.execute(WATCH_LOOKUP_SQL, (watch_id,)).fetchone()
-            if len(self._cache) >= self._cache_limit:  # forged ids must not grow it without bound
-                self._cache.clear()
-            self._cache[watch_id] = row
+            if len(cache) >= self._cache_limit:  # forged ids must not grow it without bound
+                cache.clear()
+            cache[watch_id] = row
         return row  # type: ignore[return-value]
 
-    def _deliver(self, results: list[tuple[_Job, object]]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for job, result in results:
-            by_loop.setdefault(job.loop, []).append((job.future, result))
-        for loop, items in by_loop.items():
-            # RuntimeError: that loop is closed, nobody is waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, items)
-
-    def _fail_leftovers(self) -> None:
-        leftovers = []
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not _STOP:
-                leftovers.append((job, IntakeUnavailable("the gateway is shutting down")))
-        self._deliver(leftovers)
-
-
-def _resolve(items: list[tuple[asyncio.Future, object]]) -> None:
-    for future, result in items:
-        if future.done():
-            continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
+    # --- maintenance (off the loop) ----------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database (PASSIVE: never blocks writers or readers)."""
+        self._checkpointer.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

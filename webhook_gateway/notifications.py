@@ -29,7 +29,7 @@ _STATE = b"x-goog-resource-state"
 _TOKEN = b"x-goog-channel-token"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GoogleNotice:
     channel_id: str
     resource_id: str
@@ -37,7 +37,7 @@ class GoogleNotice:
     token_sha256: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GraphNotice:
     subscription_id: str
     client_state_sha256: str | None

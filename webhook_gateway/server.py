@@ -5,10 +5,12 @@ lifespan stops the intake and the background workers."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,12 +21,23 @@ from webhook_gateway.app import create_app
 log = logging.getLogger(__name__)
 
 
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises captured signals once it has shut down; after a graceful shutdown on
+        # SIGTERM the process exits 0 instead of dying by the signal (supervisors read that as a crash).
+        captured = getattr(self, "_captured_signals", None)
+        if sig == signal.SIGTERM and captured and captured[-1] == signal.SIGTERM:
+            captured.pop()
+
+
 def serve(host: str, port: int, settings: Settings | None = None) -> None:
     """Foreground server for `smvue gateway` until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings or Settings.from_env())
-    log.info("gateway listening on http://%s:%d", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    log.info("starting the gateway on http://%s:%d", host, port)
+    _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)).run()
+    log.info("gateway stopped")
 
 
 class GatewayServer:

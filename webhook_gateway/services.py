@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from fastapi import Request
@@ -108,6 +109,8 @@ class GatewayServices:
             api_token=settings.api_token(),
         )
         services.workers.every("watch_maintenance", maintenance_interval, services.maintain_watches)
+        # The intake never checkpoints on the event loop; this keeps the WAL short instead.
+        services.workers.every("wal_checkpoint", 1.0, lambda _now: services.intake.checkpoint())
         return services
 
     # --- the service facades the routers use -------------------------------------------------
@@ -119,7 +122,7 @@ class GatewayServices:
     def roster(self) -> RosterService:
         return RosterService(self)
 
-    @property
+    @cached_property
     def webhooks(self) -> WebhookService:
         return WebhookService(self)
 
