@@ -200,3 +200,120 @@ def pipeline(emulator, smvue_env) -> Pipeline:
     yield harness
     harness.admin.clear_faults()
     harness.opstore.store.close()
+
+
+class SecretLog:
+    """Every watch secret the gateway hands out (it stores digests only), so the test can post
+    notifications exactly as the provider would: to the gateway's webhook routes, over HTTP."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+
+    def __call__(self) -> str:
+        import secrets
+
+        value = secrets.token_urlsafe(32)
+        self.issued.append(value)
+        return value
+
+    def for_digest(self, digest: str) -> str:
+        from smvue_pipeline.watches import secret_digest
+
+        return next(s for s in self.issued if secret_digest(s) == digest)
+
+
+class GatewayPipeline(Pipeline):
+    """A Pipeline whose managers connect through a real gateway (thread, real port): the /oauth
+    routes open a watch per selected calendar, and the emulator delivers to /webhooks/*."""
+
+    def __init__(self, emulator, settings: Settings, server, secrets: SecretLog) -> None:
+        import requests
+
+        super().__init__(emulator, settings)
+        self.server = server
+        self.gateway_url = server.url
+        self.services = server.app.state.services
+        self.secrets = secrets
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.api = requests.Session()
+        self.api.trust_env = False
+        self.api.headers["Authorization"] = f"Bearer {settings.api_token()}"
+
+    def connect(self, provider: str, extra_calendars: int = 0) -> Mailbox:
+        email = f"{provider[0]}-{uuid.uuid4().hex[:10]}@orchestration.example"
+        self.admin.create_user(email, provider, "Gale Gateway")
+        for index in range(extra_calendars):
+            self.admin.add_calendar(email, provider, f"Calendar {index + 2}")
+        manager_id = f"mgr-{uuid.uuid4().hex[:8]}"
+        put = self.api.put(
+            f"{self.gateway_url}/v1/managers/{manager_id}", json={"name": "Gale", "email": email}
+        )
+        assert put.status_code in (200, 201), put.text
+        start = self.api.get(
+            f"{self.gateway_url}/oauth/{provider}/start",
+            params={"manager_id": manager_id},
+            allow_redirects=False,
+        )
+        assert start.status_code == 302, start.text
+        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=30)
+        assert consent.status_code == 302, consent.text
+        callback = self.http.get(consent.headers["location"], allow_redirects=False, timeout=60)
+        assert callback.status_code == 200, callback.text
+        connection_id = callback.json()["connection_id"]
+        repo = self.connect_service.connections
+        every = repo.calendars(connection_id, selected_only=False)
+        if extra_calendars:
+            repo.select_calendars(connection_id, {c.calendar_id for c in every})
+            self.services.watches.ensure(connection_id)
+        primary = next(c.calendar_id for c in every if c.is_primary)
+        return Mailbox(provider, email, connection_id, primary, [c.calendar_id for c in every], self)
+
+    def watch_of(self, connection_id: str, calendar_id: str):
+        [watch] = [
+            w for w in self.services.watches.list(connection_id, ("active",)) if w.calendar_id == calendar_id
+        ]
+        row = self.opstore.store.query_one(
+            "SELECT secret_sha256 FROM watches WHERE watch_id = ?", (watch.watch_id,)
+        )
+        return watch, self.secrets.for_digest(row["secret_sha256"])
+
+    def notify(self, http, provider: str, watch, secret: str) -> int:
+        """One notification as the provider sends it; returns how many rows the gateway queued."""
+        if provider == "google":
+            headers = {
+                "X-Goog-Channel-ID": watch.watch_id,
+                "X-Goog-Resource-ID": watch.resource_id,
+                "X-Goog-Resource-State": "exists",
+                "X-Goog-Message-Number": "1",
+                "X-Goog-Channel-Token": secret,
+            }
+            answer = http.post(f"{self.gateway_url}/webhooks/google", headers=headers, timeout=30)
+        else:
+            item = {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
+            answer = http.post(f"{self.gateway_url}/webhooks/microsoft", json={"value": [item]}, timeout=30)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["enqueued"]
+
+
+@pytest.fixture
+def gateway_pipeline(emulator, smvue_env) -> GatewayPipeline:
+    from dataclasses import replace
+
+    from webhook_gateway.app import create_app
+    from webhook_gateway.server import GatewayServer
+
+    secrets = SecretLog()
+
+    def build(url: str):
+        return create_app(
+            replace(smvue_env, public_url=url),
+            maintenance_interval=3600,
+            watch_options={"new_secret": secrets},
+        )
+
+    with GatewayServer(build) as server:
+        harness = GatewayPipeline(emulator, replace(smvue_env, public_url=server.url), server, secrets)
+        yield harness
+        harness.admin.clear_faults()
+    harness.opstore.store.close()

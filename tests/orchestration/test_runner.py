@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -62,20 +60,20 @@ def test_stop_reaches_grandchildren_and_kills_what_ignores_sigterm(tmp_path):
     assert stubborn.process.returncode == -signal.SIGKILL
 
 
-def test_smvue_up_exits_non_zero_in_one_line_when_the_gateway_cannot_start(tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {**os.environ, "SMVUE_HOME": str(tmp_path / "home")}
-        env.pop("DAGSTER_HOME", None)
-        result = subprocess.run(
-            [PY, "-m", "smvue_pipeline.cli", "up", "--port", str(port)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("smvue up: gateway exited with status "), result.stderr[-2000:]
+def test_smvue_up_exits_non_zero_in_one_line_when_a_child_dies(tmp_path, monkeypatch, capsys):
+    from smvue_pipeline import cli, runner
+
+    children = [
+        child("gateway", "import time; time.sleep(0.3); raise SystemExit(3)"),
+        child("dagster-daemon", "import time; time.sleep(60)"),
+    ]
+    monkeypatch.setattr(runner, "stack_children", lambda options: children)
+    monkeypatch.setattr(runner, "prepare_dbt_manifest", lambda: False)
+    monkeypatch.setenv("SMVUE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+    assert cli.main(["up", "--port", "18780"]) == 1
+    assert capsys.readouterr().err == "smvue up: gateway exited with status 3\n"
+    assert not any(group_alive(c.process) for c in children)
+    # The Dagster instance was prepared under $SMVUE_HOME/dagster.
+    assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()
