@@ -1,0 +1,89 @@
+"""Definitions load; sync_calendars_job runs raw → 1:1s → dbt → reminders → dashboard in one run;
+the delivery job needs no warehouse; the dashboard command answers bad input in one line."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from smvue_pipeline.dashboard.render import build_dashboard, markdown_to_html
+from smvue_pipeline.warehouse import database
+
+
+@pytest.fixture(scope="module")
+def defs(dbt_manifest):
+    from smvue_pipeline.definitions import build_defs
+
+    definitions = build_defs()
+    dg.Definitions.validate_loadable(definitions)
+    return definitions
+
+
+def test_sync_job_orders_one_on_ones_before_dbt_before_reminders_and_dashboard(defs):
+    job = defs.resolve_job_def("sync_calendars_job")
+    keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {
+        "raw_calendar_events",
+        "one_on_one_meetings",
+        "meeting_classifications",
+        "cadence_metrics",
+        "cadence_weekly",
+        "upcoming_one_on_ones",
+        "coaching_briefs",
+        "prep_reminders",
+        "cadence_dashboard",
+    } <= keys
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey("prep_reminders")).parent_keys
+    assert {dg.AssetKey("one_on_one_meetings"), dg.AssetKey("coaching_briefs")} <= upstream
+    assert (
+        dg.AssetKey("one_on_one_meetings")
+        in graph.get(dg.AssetKey("stg_analytics__one_on_one_meetings")).parent_keys
+    )
+    assert dg.AssetKey("prep_reminders") in graph.get(dg.AssetKey("cadence_dashboard")).parent_keys
+
+
+def test_delivery_runs_apart_from_the_warehouse(defs):
+    job = defs.resolve_job_def("deliver_prep_reminders_job")
+    assert job.required_resource_keys - {"io_manager"} == {"opstore", "reminder_webhook"}
+    sensor = defs.resolve_sensor_def("prep_reminder_sensor")
+    assert sensor.minimum_interval_seconds == 30 and sensor.job_name == "deliver_prep_reminders_job"
+
+
+def test_brief_markdown_is_escaped():
+    html = markdown_to_html("### 1:1 with <b>Eve</b>\n\n- **Tenure:** 3 days\n- <script>x</script>")
+    assert html == (
+        "<h4>1:1 with &lt;b&gt;Eve&lt;/b&gt;</h4><ul><li><strong>Tenure:</strong> 3 days</li>"
+        "<li>&lt;script&gt;x&lt;/script&gt;</li></ul>"
+    )
+
+
+def test_dashboard_before_dbt_ran_says_what_is_missing(tmp_path):
+    with database.writer(tmp_path / "w.duckdb", tmp_path / "published.duckdb") as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS app")
+        con.execute(
+            "CREATE TABLE app.managers AS SELECT 'm1' AS manager_id, 'Maya <Chen>' AS name, 'm@x' AS email"
+        )
+    from datetime import UTC, datetime
+
+    out = build_dashboard(
+        tmp_path / "published.duckdb", None, tmp_path / "out" / "dashboard.html", datetime.now(UTC)
+    )
+    html = out.read_text()
+    assert "Maya &lt;Chen&gt;" in html and "Not built yet: " in html and "analytics.cadence_metrics" in html
+
+
+def test_dashboard_command_without_a_snapshot_is_one_line(tmp_path, monkeypatch, capsys):
+    from smvue_pipeline.cli import main
+
+    monkeypatch.setenv("SMVUE_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("SMVUE_PUBLISHED", raising=False)
+    monkeypatch.delenv("SMVUE_WAREHOUSE_KEY", raising=False)
+    assert main(["dashboard"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("smvue dashboard: no published snapshot at ") and "\n" not in err
+
+    with database.writer(tmp_path / "w.duckdb", tmp_path / "empty" / "published.duckdb") as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+    assert main(["dashboard", "--out", str(tmp_path / "d.html")]) == 0
+    assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
