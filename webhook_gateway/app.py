@@ -21,12 +21,13 @@ from smvue_pipeline.providers.base import CalendarProvider
 from smvue_pipeline.settings import Settings
 from webhook_gateway.errors import install_error_handlers
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
-from webhook_gateway.routers import connections, health, oauth, team, webhooks
+from webhook_gateway.routers import connections, health, meetings, oauth, team, webhooks
 from webhook_gateway.services import GatewayServices
 from webhook_gateway.workers import Clock, utc_now
+from webhook_gateway.writeback_worker import register_writeback
 
 # Provider webhooks first: the hot path should not walk every other route before it matches.
-ROUTERS = [webhooks.router, health.router, oauth.router, connections.router, team.router]
+ROUTERS = [webhooks.router, health.router, oauth.router, connections.router, team.router, meetings.router]
 # Bodies the webhook routes parse themselves (they must also take the bodiless handshake).
 DOCUMENTED_BODIES: list[type[BaseModel]] = [GraphNotificationBatch, GraphLifecycleBatch]
 BENCH_NOOP_ENV = "SMVUE_BENCH_NOOP"
@@ -41,6 +42,7 @@ def create_app(
     maintenance_interval: float = 60.0,
     start_workers: bool = True,
     watch_options: dict[str, Any] | None = None,
+    writeback_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     settings = settings or Settings.from_env()
     services = services or GatewayServices.build(
@@ -50,6 +52,7 @@ def create_app(
         maintenance_interval=maintenance_interval,
         watch_options=watch_options,
     )
+    register_writeback(services, **(writeback_options or {}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
