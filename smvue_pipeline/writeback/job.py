@@ -76,8 +76,11 @@ def _create(
         event = session.create_event(calendar_id, spec)
         outcome = "created"
     check_tag(event, meeting.meeting_id)
-    if event.status == "cancelled" or not _same_times(event, spec):
-        # An earlier attempt wrote an older version of the meeting (or the id's tombstone came back).
+    if event.status == "cancelled":
+        # An earlier attempt created it and the user cancelled it since: the calendar's word stands.
+        raise EventGone(f"calendar event {event.event_id} was cancelled in the calendar")
+    if not _same_times(event, spec):
+        # An earlier attempt wrote an older version of the meeting.
         event = session.update_event(calendar_id, event.event_id, spec)
         outcome = "updated"
     return Written(event.event_id, event.updated_at, outcome)
