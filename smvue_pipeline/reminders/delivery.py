@@ -71,8 +71,13 @@ def http_post(url: str, body: dict, headers: dict, timeout: float) -> None:
     session.trust_env = False  # reminders go where configured, not through an ambient proxy
     try:
         response = session.post(url, data=json.dumps(body), headers=headers, timeout=timeout)
+    except requests.Timeout:
+        raise DeliveryError(f"timeout: no answer from the reminder webhook within {timeout:g} s") from None
+    except requests.ConnectionError:
+        raise DeliveryError("connection failed: the reminder webhook could not be reached") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        # The exception text can quote the URL, which may carry a secret: keep the type only.
+        raise DeliveryError(f"request failed: {type(exc).__name__}") from None
     finally:
         session.close()
     if not 200 <= response.status_code < 300:

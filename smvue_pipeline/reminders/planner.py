@@ -72,7 +72,7 @@ class Plan:
     keeps: list[tuple[Reminder, OneOnOneCopy]] = field(default_factory=list)
 
 
-def _why_not_live(copies: list[OneOnOneCopy], now: datetime) -> str | None:
+def _why_not_live(copies: list[OneOnOneCopy]) -> str | None:
     """None when the occurrence started (its reminder is history), else why it gets no reminder."""
     if any(c.is_archived for c in copies):
         return "archived"
@@ -118,7 +118,7 @@ def plan(
         archived = any(c.is_archived for c in group)
         live = [c for c in group if c.status == "scheduled" and not archived and c.start_at > now]
         if not live:
-            reason = _why_not_live(group, now)
+            reason = _why_not_live(group)
             if reason is not None:
                 for r in existing:
                     if r.state == "scheduled":

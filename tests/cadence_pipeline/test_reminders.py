@@ -280,3 +280,15 @@ def test_the_sensor_launches_the_delivery_job_which_sends(wh, repo, receiver):
     assert outcome.success
     assert keys(receiver) == {f"rem_{one_on_one('soon')}": 1}
     assert repo.all()[0].state == "sent"
+
+
+def test_an_unreachable_webhook_is_retried_and_its_url_never_recorded(wh, repo):
+    wh.add_event("weekly", [person(MAYA), person(LIAM)], start=NOW + 2 * DAY)
+    plan(wh, repo)
+    with NotificationReceiver() as gone:
+        url = f"{gone.url}/hook?token=very-secret-token"
+    report = deliver_due(repo, url, NOW + DAY + timedelta(minutes=1), policy=DeliveryPolicy(lease=LEASE))
+    assert len(report.retrying) == 1
+    (reminder,) = repo.all()
+    assert reminder.last_error == "connection failed: the reminder webhook could not be reached"
+    assert "very-secret-token" not in str(report.errors)
