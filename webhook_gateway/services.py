@@ -312,6 +312,10 @@ async def read_body(request: Request, limit: int = MAX_WEBHOOK_BODY) -> bytes | 
     return b"".join(chunks)
 
 
+_ACK_QUEUED = b'{"status":"accepted","enqueued":1,"rejected":0}'
+_ACK_SYNC = b'{"status":"accepted","enqueued":0,"rejected":0}'
+
+
 def _ack(enqueued: int, rejected: int = 0) -> Response:
     body = b'{"status":"accepted","enqueued":%d,"rejected":%d}' % (enqueued, rejected)
     return Response(body, status_code=202, media_type=_JSON)
@@ -339,11 +343,11 @@ class WebhookService:
                     "x-goog-channel-id: X-Goog-Channel-ID, X-Goog-Resource-ID and a valid "
                     "X-Goog-Resource-State are required",
                 )
-            verdict = await self.intake.google(notice)
+            (verdict,) = await self.intake.google(notice)
         except IntakeUnavailable:
             return _reject(503, "queue: temporarily unavailable; retry")
         if verdict.accepted:
-            return _ack(1 if verdict.queue_reason else 0)
+            return Response(_ACK_QUEUED if verdict.queue_reason else _ACK_SYNC, 202, media_type=_JSON)
         return _reject(verdict.status, _GOOGLE_MESSAGES[verdict.reason])
 
     async def microsoft(self, request: Request, lifecycle: bool = False) -> Response:

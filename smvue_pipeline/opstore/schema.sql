@@ -80,7 +80,9 @@ CREATE TABLE IF NOT EXISTS change_queue (
     full_sync      INTEGER NOT NULL DEFAULT 0,
     received_at    TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS change_queue_by_calendar ON change_queue (connection_id, calendar_id);
+-- No secondary index: every notification would dirty a random index page (a 4 KB WAL frame each),
+-- and the queue stays short (a sync run drains it), so settle's scan of the covered ids is cheap.
+DROP INDEX IF EXISTS change_queue_by_calendar;
 
 CREATE TABLE IF NOT EXISTS counters (
     name   TEXT PRIMARY KEY,
