@@ -278,6 +278,16 @@ class GatewayPipeline(Pipeline):
         )
         return watch, self.secrets.for_digest(row["secret_sha256"])
 
+    def notify_graph_batch(self, http, items: list[tuple]) -> int:
+        """Several Graph change notifications in one POST, as Graph batches them."""
+        value = [
+            {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
+            for watch, secret in items
+        ]
+        answer = http.post(f"{self.gateway_url}/webhooks/microsoft", json={"value": value}, timeout=30)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["enqueued"]
+
     def notify(self, http, provider: str, watch, secret: str) -> int:
         """One notification as the provider sends it; returns how many rows the gateway queued."""
         if provider == "google":
