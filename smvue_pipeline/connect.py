@@ -164,14 +164,17 @@ class ConnectService:
             raise ConnectError(f"connection_id: unknown connection {connection_id!r}", status=404)
         discarded = self.queue.discard_connection(connection_id)
         pending = self.watches.stop_connection(connection_id) if self.watches else 0
-        deleted = self._revoke_and_forget(connection) if pending == 0 else False
+        if pending == 0:
+            self._revoke_and_forget(connection)
+        after = self.connections.get(connection_id)
+        deleted = after is not None and not after.has_credentials
         log.info(
             "disconnected %s: %d queued changes discarded, %d watch stops pending",
             connection_id,
             discarded,
             pending,
         )
-        return DisconnectOutcome(self.connections.get(connection_id), discarded, pending, deleted)  # type: ignore[arg-type]
+        return DisconnectOutcome(after, discarded, pending, deleted)  # type: ignore[arg-type]
 
     def finish_disconnects(self) -> int:
         """Retry pending watch stops; revoke and delete the tokens of disconnects that are done.

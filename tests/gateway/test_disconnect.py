@@ -76,6 +76,8 @@ def test_disconnect_then_reconnect(gateway, provider):
     assert gateway.counters()[counter] == before + 1
     assert gateway.queue_rows(cid) == []
     assert gateway.api.post(f"{gateway.url}/v1/connections/{cid}/sync").status_code == 409
+    again_delete = gateway.api.delete(f"{gateway.url}/v1/connections/{cid}").json()  # idempotent
+    assert again_delete["credentials_deleted"] is True and again_delete["pending_watch_stops"] == 0
     shown = gateway.api.get(f"{gateway.url}/v1/connections/{cid}").json()
     assert shown["status"] == "disconnected" and shown["watches"] == [] and shown["disconnected_at"]
 
@@ -130,3 +132,19 @@ def test_credentials_stay_until_the_worker_has_stopped_the_watches(gateway, clea
 def test_disconnect_of_an_unknown_connection_is_404(gateway):
     answer = gateway.api.delete(f"{gateway.url}/v1/connections/conn_nope")
     assert answer.status_code == 404 and answer.json()["error"].startswith("id:")
+
+
+def test_disconnect_after_the_user_revoked_access_gives_the_watch_up(gateway):
+    connected = gateway.connect("google")
+    cid = connected.connection_id
+    (watch,) = gateway.watches(cid)
+    gateway.admin.wait_notifications()
+    gateway.admin.revoke(connected.email, "google")  # the user removed SMVue's access at Google
+
+    answer = gateway.api.delete(f"{gateway.url}/v1/connections/{cid}").json()
+    # The channel cannot be stopped without a token; it is given up (it expires at Google) and
+    # nothing holds the credentials back.
+    assert answer["pending_watch_stops"] == 0 and answer["credentials_deleted"] is True
+    given_up = gateway.services.watches.get(watch.watch_id)
+    assert given_up.state == "stopped" and "not stopped" in given_up.last_error
+    assert "expires at" in given_up.last_error
