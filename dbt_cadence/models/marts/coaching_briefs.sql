@@ -111,12 +111,15 @@ select
         chr(10),
         format('### 1:1 with {} — {}', coalesce(rep_name, rep_id), strftime(start_at, '%a %d %b %Y, %H:%M UTC')),
         '',
+        -- No metrics row: the rep is not (or no longer) on this manager's team in the roster.
         case
+            when cadence_status is null then '- **Team:** not on this manager''s team in SMVue; no cadence data'
             when tenure_days is null then '- **Tenure:** unknown (no start date)'
             else format('- **Tenure:** {} days', tenure_days)
         end,
         format('- **Suggested cadence:** {} ({})', suggested_cadence, suggestion_reason),
         case
+            when cadence_status is null then null
             when cadence_status = 'never_met' then '- **Cadence:** never met: no held 1:1 on record'
             else format(
                 '- **Cadence:** {}: last held {} ({} days ago); {} held in the last 30 days, {} in the last 90',
