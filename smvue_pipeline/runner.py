@@ -261,9 +261,19 @@ def group_alive(process: subprocess.Popen) -> bool:
     return False
 
 
+def prepare_dagster_storage(dagster_home: str) -> None:
+    """Create the instance's SQLite storage once, here: the daemon and the webserver starting
+    together on a fresh home would both stamp its schema (alembic then sees two heads)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        instance.get_runs_count()
+
+
 def build_stack(settings: Settings, options: StackOptions) -> Stack:
     env = stack_environment(settings, options)
     prepare_dbt_manifest()
+    prepare_dagster_storage(env["DAGSTER_HOME"])
     return Stack(stack_children(options), env, options.log_dir)
 
 
