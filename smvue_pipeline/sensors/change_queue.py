@@ -38,8 +38,10 @@ MINIMUM_INTERVAL_SECONDS = 4
 class QueueCursor:
     """What the sensor has launched: readable JSON in the Dagster UI.
 
-    `in_flight` maps each connection that still has launched-but-unsettled rows to the run that
-    covers them and when it was launched; staleness is measured from there.
+    `last_queue_id` is the newest queue row read (launched, or held with a reason in the skip
+    message); `last_run` / `launched_at` the latest launch; `in_flight` maps each connection that
+    still has launched-but-unsettled rows to the run covering them and when it was launched
+    (staleness is measured from there). A bare integer set by hand is read as `last_queue_id`.
     """
 
     last_queue_id: int = 0
