@@ -15,10 +15,12 @@ import requests
 from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
 from smvue_pipeline.connect import ConnectService
 from smvue_pipeline.opstore import OpStore
+from smvue_pipeline.opstore.annotations import AnnotationRepository
 from smvue_pipeline.opstore.roster import RosterRepository
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
+from smvue_pipeline.sql.one_on_ones import one_on_one_id_for_event
 from smvue_pipeline.warehouse.database import open_database
 
 DAY = timedelta(days=1)
@@ -106,6 +108,7 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     admin.create_user(omar, "microsoft", "Omar Haddad")
     google = GoogleActor(emulator.url, admin.token(maya, "google"))
     google.insert(google_event("Liam 1:1 (held)", now - 3 * DAY, 30, [maya, liam]))
+    archived = google.insert(google_event("Liam 1:1 (archived)", now - 10 * DAY, 30, [maya, liam]))
     google.insert(google_event("Liam 1:1 (next)", now + 2 * DAY, 45, [maya, liam.upper()]))
     google.insert(google_event("Pipeline sync", now - DAY, 45, [maya, liam, ava]))
     google.insert(
@@ -158,6 +161,11 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     maya_connection = connect(connect_service, f"mgr-maya-{tag}", "google")
     omar_connection = connect(connect_service, f"mgr-omar-{tag}", "microsoft")
 
+    # The manager archives one 1:1 (F16): it stays a 1:1 row, flagged, and counts for nothing.
+    primary = next(c for c in connect_service.connections.calendars(maya_connection) if c.is_primary)
+    archived_id = one_on_one_id_for_event(maya_connection, primary.calendar_id, archived["id"])
+    AnnotationRepository(store).set_archived(archived_id)
+
     job = build_defs(settings).resolve_job_def("sync_calendars_job")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, tags={"trigger": "test"})
@@ -181,11 +189,14 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     assert sorted(set(titles)) == [
         "Ava 1:1 in the Harbor Room",
         "Ava weekly",
+        "Liam 1:1 (archived)",
         "Liam 1:1 (held)",
         "Liam 1:1 (next)",
         "Noah / Omar",
     ]
     by_title = {r["title"]: r for r in one_on_ones}
+    assert by_title["Liam 1:1 (archived)"]["one_on_one_id"] == archived_id
+    assert by_title["Liam 1:1 (archived)"]["is_archived"] is True
     assert by_title["Liam 1:1 (held)"]["status"] == "held"
     assert (
         by_title["Liam 1:1 (next)"]["status"] == "scheduled"
@@ -218,7 +229,7 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
             {"m": f"mgr-maya-{tag}"},
         )
     }
-    assert metrics[f"rep-liam-{tag}"]["held_last_30d"] == 1
+    assert metrics[f"rep-liam-{tag}"]["held_last_30d"] == 1  # the archived one does not count
     assert metrics[f"rep-liam-{tag}"]["days_since_last_held"] == 3
     assert metrics[f"rep-ava-{tag}"]["suggestion_reason"]  # tenure unknown: biweekly, with its reason
 
