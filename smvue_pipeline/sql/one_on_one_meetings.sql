@@ -56,7 +56,7 @@ marked AS (
         p.email,
         hash(p.email) AS email_hash,
         p.is_declined,
-        p.email = cm.roster_email OR p.email = cm.account_email AS is_manager,
+        p.email <> '' AND (p.email = cm.roster_email OR p.email = cm.account_email) AS is_manager,
         p.email <> '' AS is_person
     FROM people p
     JOIN oo_connection_managers cm ON cm.connection_id = p.connection_id
