@@ -159,6 +159,8 @@ class ChannelRegistry:
                 "stopped": channel.stopped,
                 "active": channel.active(now),
                 "message_number": channel.message_number,
+                # As Graph subscriptions list their clientState: scripts can post as Google would.
+                "token": channel.token,
             }
             for channel in self.channels.values()
         ]

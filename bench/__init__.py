@@ -1,0 +1,1 @@
+"""SMVue benchmarks and the reliability harness: `python -m bench` (make bench), `--chaos` (make chaos)."""

@@ -1,0 +1,180 @@
+"""The single-workload scripts other parts of the project ship in bench/, driven by the harness.
+
+Each runs as a subprocess (`python bench/<script>.py ...`) that prints one JSON object; the harness
+reads it back and turns it into figures beside their targets. The scripts keep their own anchors
+(gateway: the same server's empty endpoint in alternating rounds; recompute: the 1:1 SQL and dbt
+timed apart). A script that is missing is reported as "not available"; one that fails, as an error.
+The child's environment is the caller's minus every SMVUE_* variable, with TMPDIR inside the
+workload's own directory, so whatever a script leaves behind goes when the workload ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from bench.common import PYTHON, REPO, run_child, verdict
+
+BENCH = REPO / "bench"
+
+
+class NotAvailable(Exception):
+    pass
+
+
+def drive(script: str, argv: list[str], workdir: Path, timeout: float) -> tuple[dict, dict]:
+    """Run bench/<script> and return (its JSON, how the process ran)."""
+    path = BENCH / script
+    if not path.exists():
+        raise NotAvailable(f"bench/{script} not found")
+    tmp = workdir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMVUE_") and k != "DAGSTER_HOME"}
+    env |= {
+        "TMPDIR": str(tmp),
+        "PYTHONUNBUFFERED": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    child = run_child([PYTHON, str(path), *argv], env=env, timeout=timeout)
+    found = child.result()
+    if found is None:
+        state = "timed out" if child.timed_out else f"exit {child.returncode}"
+        raise RuntimeError(f"bench/{script} printed no JSON ({state}): {child.tail()}")
+    process = {
+        "command": f"python bench/{script} {' '.join(argv)}".strip(),
+        "exit": child.returncode,
+        "wall_s": round(child.wall_s, 1),
+        "cpu_s": round(child.cpu_s, 1),
+        "peak_rss_mb": child.peak_rss_mb,
+    }
+    return found, process
+
+
+def _unavailable(exc: NotAvailable) -> dict:
+    return {"status": "not available", "reason": str(exc)}
+
+
+# --- webhook -> 1:1 row / cadence row, through the daemon -------------------------------------------
+def webhook_latency(args: argparse.Namespace, workdir: Path) -> dict:
+    argv = ["--changes", str(args.changes)]
+    if args.quick:
+        argv += ["--managers", "2", "--reps", "2"]
+    try:
+        found, process = drive("webhook_latency.py", argv, workdir, timeout=1500)
+    except NotAvailable as exc:
+        return _unavailable(exc)
+    latency = found.get("latency", {})
+    one, cadence = latency.get("one_on_one_meetings_s", {}), latency.get("cadence_metrics_s", {})
+    raw = latency.get("raw_calendar_events_s", {})
+    stages = found.get("where_the_time_goes", {})
+    launch = stages.get("run_created_to_started_s", {}).get("p50")
+    figures = [
+        {
+            "figure": "webhook -> analytics.one_on_one_meetings",
+            "value": f"p95 {one.get('p95')} s (p50 {one.get('p50')}, n {one.get('n')})",
+            "anchor": f"raw row p50 {raw.get('p50')} s; run launch p50 {launch} s",
+            **verdict(one.get("p95"), "<=", 15.0, " s"),
+        },
+        {
+            "figure": "webhook -> analytics.cadence_metrics",
+            "value": f"p95 {cadence.get('p95')} s (p50 {cadence.get('p50')}, n {cadence.get('n')})",
+            "anchor": f"timed out: {found.get('timed_out')}",
+            **verdict(cadence.get("p95"), "<=", 30.0, " s"),
+        },
+    ]
+    return {"figures": figures, "details": found | {"process": process}}
+
+
+# --- gateway notifications vs the same server's empty endpoint -----------------------------------
+def gateway_throughput(args: argparse.Namespace, workdir: Path) -> dict:
+    argv = ["--requests", "1000", "--rounds", "1", "--drivers", "http.client"] if args.quick else []
+    try:
+        found, process = drive("gateway_throughput.py", argv, workdir, timeout=1200)
+    except NotAvailable as exc:
+        return _unavailable(exc)
+    figures = []
+    for name, d in found.get("drivers", {}).items():
+        ack = d.get("ack_ms", {})
+        p99 = ack.get("p99", ack.get("p99_worst_round"))
+        figures += [
+            {
+                "figure": f"notifications/s vs empty endpoint ({name})",
+                "value": f"{d['notifications_per_s']:,}/s = {d['ratio']:.2f}x",
+                "anchor": f"empty endpoint {d['empty_endpoint_per_s']:,}/s (same server, alternating rounds)",
+                **verdict(d["ratio"], ">=", 0.9, "x empty"),
+            },
+            {
+                "figure": f"ack latency ({name})",
+                "value": f"p99 {p99} ms (p50 {ack.get('p50')}, p95 {ack.get('p95')})",
+                "anchor": f"empty endpoint p99 {d.get('empty_p99_ms_worst_round')} ms (worst round)",
+                **verdict(p99, "<=", 25.0, " ms"),
+            },
+            {
+                "figure": f"lost notifications ({name})",
+                "value": f"{d['lost']} of {d['acknowledged']:,} acknowledged",
+                "anchor": f"queue rows {d['queue_rows']:,}; non-202 {d['non_202']}",
+                **verdict(d["lost"] + d["non_202"], "<=", 0, ""),
+            },
+        ]
+    return {"figures": figures, "details": found | {"process": process}}
+
+
+# --- 1:1 + cadence recompute over 1M raw events ----------------------------------------------------
+def recompute(args: argparse.Namespace, workdir: Path) -> dict:
+    rows = args.recompute_rows
+    try:
+        found, process = drive("one_on_one_recompute.py", ["--events", str(rows)], workdir, timeout=1500)
+    except NotAvailable as exc:
+        return _unavailable(exc)
+    total = found.get("total_s")
+    figures = [
+        {
+            "figure": f"1:1 SQL + dbt cadence build, {rows:,} raw events",
+            "value": f"{total} s",
+            "anchor": f"1:1 SQL {found.get('one_on_one_sql_s')} s + dbt build {found.get('dbt_build_s')} s",
+            **verdict(total, "<=", 10.0, " s"),
+        }
+    ]
+    details = {"one_on_one_recompute": found | {"process": process}}
+    # The dbt half alone over 1M 1:1 rows (the script another helper wrote for the cadence marts).
+    if not args.quick:
+        try:
+            cadence, cprocess = drive(
+                "cadence_recompute.py", ["--rows", str(rows), "--repeat", "1"], workdir, timeout=1200
+            )
+            details["cadence_recompute"] = cadence | {"process": cprocess}
+            figures.append(
+                {
+                    "figure": f"dbt cadence build alone, {rows:,} 1:1 rows",
+                    "value": f"{cadence.get('recompute_s')} s (CPU {cadence.get('recompute_cpu_s')} s)",
+                    "anchor": f"first build {cadence.get('first_build_s')} s",
+                    **verdict(cadence.get("recompute_s"), "<=", 10.0, " s"),
+                    "informational": True,
+                }
+            )
+        except (NotAvailable, RuntimeError) as exc:
+            details["cadence_recompute"] = {"error": str(exc)}
+    return {"figures": figures, "details": details}
+
+
+# --- meeting API call -> event on the calendar ----------------------------------------------------
+def writeback_latency(args: argparse.Namespace, workdir: Path) -> dict:
+    argv = ["--meetings", "6", "--burst", "6"] if args.quick else []
+    try:
+        found, process = drive("writeback_latency.py", argv, workdir, timeout=1200)
+    except NotAvailable as exc:
+        return _unavailable(exc)
+    figures = []
+    for run in ("one_at_a_time", "burst"):
+        for provider, p in found.get(run, {}).items():
+            figures.append(
+                {
+                    "figure": f"API -> calendar, {run.replace('_', ' ')}, {provider}",
+                    "value": f"p95 {p['p95_s']:.2f} s (p50 {p['p50_s']:.2f}, max {p['max_s']:.2f}, n {p['n']})",
+                    "anchor": "emulator admin dump polled every 10 ms",
+                    **verdict(p["p95_s"], "<=", 5.0, " s"),
+                }
+            )
+    return {"figures": figures, "details": found | {"process": process}}
