@@ -1,8 +1,9 @@
 """`create_app(settings)`: the gateway as a FastAPI app.
 
 Routers are listed in ROUTERS, one per concern; a feature adds its router there (and its
-background workers to `services.workers`). The app's lifespan starts the notification intake and
-the background workers and stops them on shutdown.
+background workers to `services.workers`). The provider webhooks come first, on the app itself.
+The app's lifespan starts the notification intake and the background workers and stops them on
+shutdown.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from smvue_pipeline.providers.base import CalendarProvider
@@ -26,11 +28,13 @@ from webhook_gateway.services import GatewayServices
 from webhook_gateway.workers import Clock, utc_now
 from webhook_gateway.writeback_worker import register_writeback
 
-# Provider webhooks first: the hot path should not walk every other route before it matches.
-ROUTERS = [webhooks.router, health.router, oauth.router, connections.router, team.router, meetings.router]
+# Included after the provider webhooks, which `create_app` puts first and directly on the app: the
+# hot path should not walk (or resolve) other routes before it matches.
+ROUTERS = [health.router, oauth.router, connections.router, team.router, meetings.router]
 # Bodies the webhook routes parse themselves (they must also take the bodiless handshake).
 DOCUMENTED_BODIES: list[type[BaseModel]] = [GraphNotificationBatch, GraphLifecycleBatch]
 BENCH_NOOP_ENV = "SMVUE_BENCH_NOOP"
+OPENAPI_URL = "/openapi.json"
 
 
 def create_app(
@@ -67,16 +71,48 @@ def create_app(
         version="1.0",
         summary="Calendar push notifications in; connections and roster for the SMVue app.",
         lifespan=lifespan,
+        # Added after the API's routes (below): FastAPI matches routes in order, a few µs each, and
+        # provider notifications should not walk past the documentation pages first.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
     if os.environ.get(BENCH_NOOP_ENV) == "1":
         # Ahead of the webhooks: the baseline gets the cheapest route match there is.
         app.add_api_route("/webhooks/_noop", _noop, methods=["POST"], include_in_schema=False)
+    webhooks.add_routes(app)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    _add_documentation(app)
     return app
+
+
+def _add_documentation(app: FastAPI) -> None:
+    """/openapi.json, /docs (Swagger UI) and /redoc, as FastAPI would add them itself."""
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    async def swagger(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    async def swagger_redirect(request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        return get_redoc_html(openapi_url=OPENAPI_URL, title=f"{app.title} - ReDoc")
+
+    app.add_route(OPENAPI_URL, openapi_json, include_in_schema=False)
+    app.add_route("/docs", swagger, include_in_schema=False)
+    app.add_route("/docs/oauth2-redirect", swagger_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
 
 
 async def _noop(request: Request) -> Response:

@@ -65,23 +65,14 @@ def digest(value: str | bytes) -> str:
 
 def parse_google_headers(raw_headers: list[tuple[bytes, bytes]]) -> GoogleNotice | None:
     """The notice carried by a Google push's headers (ASGI lowercases names); None when malformed."""
-    channel = resource = state = token = None
-    for name, value in raw_headers:
-        if name == _CHANNEL_ID:
-            channel = value
-        elif name == _RESOURCE_ID:
-            resource = value
-        elif name == _STATE:
-            state = value
-        elif name == _TOKEN:
-            token = value
+    headers = dict(raw_headers)  # one pass in C; a repeated header keeps its last value
+    channel = headers.get(_CHANNEL_ID)
+    resource = headers.get(_RESOURCE_ID)
+    state = headers.get(_STATE)
+    token = headers.get(_TOKEN)
     if not channel or not resource or not state:
         return None
-    if (
-        len(channel) > MAX_ID_LENGTH
-        or len(resource) > MAX_ID_LENGTH
-        or (token and len(token) > MAX_ID_LENGTH)
-    ):
+    if len(channel) > MAX_ID_LENGTH or len(resource) > MAX_ID_LENGTH or (token and len(token) > MAX_ID_LENGTH):
         return None
     state_text = state.decode("latin-1")
     if state_text not in GOOGLE_STATES:

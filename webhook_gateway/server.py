@@ -4,6 +4,7 @@ lifespan stops the intake and the background workers."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -31,10 +32,24 @@ class _Server(uvicorn.Server):
             captured.pop()
 
 
+def tune_garbage_collector() -> None:
+    """For a process that is the gateway and nothing else (not a test run sharing it).
+
+    Everything loaded at start (the provider clients, pydantic and FastAPI internals: well over a
+    hundred thousand objects) lives as long as the process; frozen, a full collection no longer
+    walks it (each one paused the event loop for 50-90 ms under load). And since notifications wait
+    across event-loop turns for their group commit, their objects outlive the default
+    700-allocation young generation: it is collected less often, in larger steps.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def serve(host: str, port: int, settings: Settings | None = None) -> None:
     """Foreground server for `smvue gateway` until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings or Settings.from_env())
+    tune_garbage_collector()
     log.info("starting the gateway on http://%s:%d", host, port)
     _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)).run()
     log.info("gateway stopped")
