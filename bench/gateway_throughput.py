@@ -1,15 +1,25 @@
 """Gateway throughput: verified + durably enqueued Google notifications vs. the same server's empty
 endpoint (SPEC.md, Performance: >= 90% of the empty endpoint's rate, p99 ack <= 25 ms, zero lost).
 
-    .venv/bin/python bench/gateway_throughput.py [--watches 100] [--requests 20000] [--rounds 3]
+    .venv/bin/python bench/gateway_throughput.py [--drivers auto] [--rounds 3] [--connections 16]
 
 The gateway runs as `smvue gateway` in its own process (production configuration: uvicorn with
 uvloop and httptools) on a temporary SMVUE_HOME whose opstore holds N valid Google channels, and with
-SMVUE_BENCH_NOOP=1, which adds `POST /webhooks/_noop` (no work, same routing) as the baseline. The
-load comes from separate processes: a fixed number of notifications over keep-alive connections,
-each thread sending its next request as soon as the previous one is answered. Noop and webhook
-rounds alternate, so background noise hits both; medians are reported. After the webhook rounds,
-the change queue must hold exactly one row per acknowledged notification.
+SMVUE_BENCH_NOOP=1, which adds `POST /webhooks/_noop` (no work, routed just ahead of the webhooks)
+as the baseline. Both endpoints get the very same requests (headers included), over keep-alive
+connections, from separate processes; each connection sends its next request as soon as the
+previous one is answered. Empty and notification rounds alternate, so background noise hits both,
+and medians are reported, with the server's CPU time per request (steadier than rates on a busy
+machine). Load generators:
+
+- wrk (default when installed: `apt-get install wrk`): C, saturates the server, hardly competes
+  with it for CPU. Duration-based, so up to one request per connection is still in flight when it
+  stops: such a request may be committed without being counted as acknowledged (reported as
+  `in_flight_at_stop`); `lost` counts acknowledged notifications without a queue row.
+- raw: Python processes writing prebuilt requests to sockets, a fixed count per round, so the
+  queue must hold exactly one row per acknowledged notification.
+- http.client: one multi-threaded Python process; it is slower than the server, so it measures
+  added latency more than throughput.
 
 Prints one JSON object.
 """
