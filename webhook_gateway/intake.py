@@ -115,11 +115,15 @@ class NotificationIntake:
         jobs = self._groups.pop(loop).jobs
         try:
             verdicts = self._commit(jobs)
-        except sqlite3.Error as exc:
-            log.error("change queue write failed (%s); %d requests answered 503", exc, len(jobs))
+        except Exception as exc:  # every waiting request gets an answer, whatever went wrong
+            if isinstance(exc, sqlite3.Error):
+                log.error("change queue write failed (%s); %d requests answered 503", exc, len(jobs))
+                exc = IntakeUnavailable(str(exc))
+            else:
+                log.exception("notification intake failed; %d requests answered 500", len(jobs))
             for _, _, future in jobs:
                 if not future.done():
-                    future.set_exception(IntakeUnavailable(str(exc)))
+                    future.set_exception(exc)
             return
         for (_, _, future), result in zip(jobs, verdicts, strict=True):
             if not future.done():

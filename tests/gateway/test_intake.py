@@ -1,0 +1,51 @@
+"""The intake's failure mode: when the change queue cannot be written, the notification is answered
+503 (providers retry 5xx) and nothing is acknowledged that was not committed."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fastapi.testclient import TestClient
+
+from smvue_pipeline.opstore.connections import ConnectionRepository
+from smvue_pipeline.settings import Settings
+from smvue_pipeline.watches import secret_digest
+from tests.gateway.conftest import emulator_env
+from webhook_gateway.app import create_app
+from webhook_gateway.intake import NotificationIntake
+
+HEADERS = {
+    "X-Goog-Channel-ID": "smvue-channel-1",
+    "X-Goog-Resource-ID": "resource-1",
+    "X-Goog-Resource-State": "exists",
+    "X-Goog-Channel-Token": "the-channel-token",
+}
+
+
+def test_a_locked_queue_is_answered_503_and_nothing_is_acknowledged(emulator, tmp_path):
+    app = create_app(Settings.from_env(emulator_env(emulator.url, tmp_path)), maintenance_interval=3600)
+    services = app.state.services
+    services.intake = NotificationIntake(services.settings.opstore_path, busy_timeout_ms=50)
+    connection = ConnectionRepository(services.store, services.cipher).connect("m1", "google", "a@x.io", "{}")
+    with services.store.transaction() as conn:
+        conn.execute(
+            """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, resource_id, secret_sha256,
+                   expires_at, state, created_at, updated_at)
+               VALUES ('smvue-channel-1', ?, 'a@x.io', 'google', 'resource-1', ?, '2999-01-01', 'active', 'x', 'x')""",
+            (connection.connection_id, secret_digest("the-channel-token")),
+        )
+    with TestClient(app) as client:
+        blocker = sqlite3.connect(services.settings.opstore_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the intake's patience
+        try:
+            answer = client.post("/webhooks/google", headers=HEADERS)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert answer.status_code == 503 and answer.json()["error"].startswith("queue:")
+        assert services.store.query_one("SELECT count(*) AS n FROM change_queue")["n"] == 0
+
+        retried = client.post("/webhooks/google", headers=HEADERS)  # the provider's retry
+        assert retried.status_code == 202
+        rows = services.store.query("SELECT connection_id, calendar_id, reason FROM change_queue")
+        assert [tuple(r) for r in rows] == [(connection.connection_id, "a@x.io", "google:exists")]
