@@ -161,10 +161,10 @@ def provider_faults(args, workdir: Path) -> dict:
     requests, through an import and rounds of changes; a connection that fails is synced again on
     the next round, as the sensor would. Converged = live rows equal a clean import's."""
     rules = [
-        {"kind": "rate_limit", "rate": 0.02, "status": 429, "retry_after": 1},
-        {"kind": "server_error", "rate": 0.02, "status": 503, "retry_after": 1},
-        {"kind": "timeout", "rate": 0.02, "seconds": 4},
-        {"kind": "truncate", "rate": 0.02},
+        {"kind": "rate_limit", "rate": 0.025, "status": 429, "retry_after": 1},
+        {"kind": "server_error", "rate": 0.025, "status": 503, "retry_after": 1},
+        {"kind": "timeout", "rate": 0.025, "seconds": 4},
+        {"kind": "truncate", "rate": 0.025},
         {"kind": "sync_token_expired", "rate": 0.1},  # only requests carrying a sync/delta token
     ]
     options = {"page_size": PAGE, "request_timeout": 2, "retry_cap": 2}
