@@ -149,7 +149,7 @@ class NotificationIntake:
                 writer.cache.clear()
                 writer.data_version = version
             rows, counters, results = [], Counter(), []
-            accepted = writer.accepted
+            accepted, cache = writer.accepted, writer.cache
             received_at = utc_now_iso()
             for kind, notices, _ in jobs:
                 if kind == "count":
@@ -160,7 +160,10 @@ class NotificationIntake:
                 verify = verify_google if google else verify_graph
                 verdicts = []
                 for notice in notices:
-                    row = self._lookup(conn, notice.channel_id if google else notice.subscription_id)
+                    watch_id = notice.channel_id if google else notice.subscription_id
+                    row = cache.get(watch_id, _MISSING)
+                    if row is _MISSING:
+                        row = self._lookup(conn, watch_id)
                     verdict = verify(notice, row)
                     if verdict.accepted:
                         accepted[kind] += 1

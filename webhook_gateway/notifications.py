@@ -72,7 +72,11 @@ def parse_google_headers(raw_headers: list[tuple[bytes, bytes]]) -> GoogleNotice
     token = headers.get(_TOKEN)
     if not channel or not resource or not state:
         return None
-    if len(channel) > MAX_ID_LENGTH or len(resource) > MAX_ID_LENGTH or (token and len(token) > MAX_ID_LENGTH):
+    if (
+        len(channel) > MAX_ID_LENGTH
+        or len(resource) > MAX_ID_LENGTH
+        or (token and len(token) > MAX_ID_LENGTH)
+    ):
         return None
     state_text = state.decode("latin-1")
     if state_text not in GOOGLE_STATES:
@@ -81,7 +85,7 @@ def parse_google_headers(raw_headers: list[tuple[bytes, bytes]]) -> GoogleNotice
         channel.decode("latin-1"),
         resource.decode("latin-1"),
         state_text,
-        digest(token) if token else None,
+        hashlib.sha256(token).hexdigest() if token else None,
     )
 
 
