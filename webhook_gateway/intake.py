@@ -134,8 +134,10 @@ class NotificationIntake:
         if writer.conn is None:
             conn = self._store.connection()
             conn.row_factory = None  # plain tuples: this connection belongs to the intake alone
-            # Checkpoints run elsewhere (`checkpoint`): copying the WAL must not stall the loop.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # Checkpoints run on the maintenance thread (`checkpoint`, every second): copying the WAL
+            # must not stall the loop. The far-off automatic one is only a backstop for an app run
+            # without its workers.
+            conn.execute("PRAGMA wal_autocheckpoint = 20000")
             writer.conn = conn
         return writer.conn
 
