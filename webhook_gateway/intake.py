@@ -6,8 +6,8 @@ which is set after COMMIT. A burst therefore costs one commit per group instead 
 The flush runs on the event loop itself: a second thread would have to win the GIL back from a busy
 loop after every SQLite call, which costs more than the work. Two things keep the loop from
 stalling on SQLite: its connection waits at most `busy_timeout_ms` for another writer (then the
-notifications are answered 503 and the provider retries), and it never checkpoints the WAL itself
-(`checkpoint()` runs on the gateway's maintenance thread instead).
+notifications are answered 503 and the provider retries), and WAL checkpoints are left to a
+worker thread (`checkpoint()`, every second).
 
 Watch rows are cached between transactions. `PRAGMA data_version` changes whenever another
 connection (the API, the Dagster daemon, a renewal run) commits, and it is read inside the flush's
