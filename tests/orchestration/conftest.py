@@ -84,14 +84,26 @@ def world(opstore) -> QueueWorld:
     return QueueWorld(opstore)
 
 
-def evaluate(sensor: dg.SensorDefinition, opstore: OperationalStoreResource, cursor: str | None = None):
+@pytest.fixture(scope="module")
+def dagster_instance():
+    """One test instance per module: creating one runs its storage migrations (~0.3-1 s)."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def evaluate(
+    sensor: dg.SensorDefinition,
+    opstore: OperationalStoreResource,
+    cursor: str | None = None,
+    instance: dg.DagsterInstance | None = None,
+):
     """One tick, as the daemon evaluates it."""
-    # Both contexts closed here, in order: a resource context left to the garbage collector
-    # would later restore a dead instance's state into Dagster's context variables.
-    with (
-        dg.instance_for_test() as instance,
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"opstore": opstore}) as context,
-    ):
+    if instance is None:
+        with dg.instance_for_test() as temporary:
+            return evaluate(sensor, opstore, cursor, temporary)
+    # The context is closed here: a resource context left to the garbage collector would later
+    # restore a dead instance's state into Dagster's context variables.
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"opstore": opstore}) as context:
         return sensor.evaluate_tick(context)
 
 
@@ -121,6 +133,7 @@ class Pipeline:
             self.opstore.store, self.opstore.cipher, providers, settings.public_url
         )
         self.queue = ChangeQueue(self.opstore.store)
+        self.instance: dg.DagsterInstance | None = None
 
     def connect(self, provider: str, extra_calendars: int = 0) -> Mailbox:
         """A new emulator user, a manager in the roster, connected through the OAuth flow with
@@ -147,7 +160,7 @@ class Pipeline:
         return Mailbox(provider, email, connection_id, primary, [c.calendar_id for c in every], self)
 
     def tick(self, sensor: dg.SensorDefinition, cursor: str | None = None):
-        return evaluate(sensor, self.opstore, cursor)
+        return evaluate(sensor, self.opstore, cursor, self.instance)
 
     def execute(self, run_request) -> dg.ExecuteInProcessResult:
         from smvue_pipeline.assets.app_tables import app_tables
@@ -195,8 +208,9 @@ class Mailbox:
 
 
 @pytest.fixture
-def pipeline(emulator, smvue_env) -> Pipeline:
+def pipeline(emulator, smvue_env, dagster_instance) -> Pipeline:
     harness = Pipeline(emulator, smvue_env)
+    harness.instance = dagster_instance
     yield harness
     harness.admin.clear_faults()
     harness.opstore.store.close()
@@ -307,7 +321,7 @@ class GatewayPipeline(Pipeline):
 
 
 @pytest.fixture
-def gateway_pipeline(emulator, smvue_env) -> GatewayPipeline:
+def gateway_pipeline(emulator, smvue_env, dagster_instance) -> GatewayPipeline:
     from dataclasses import replace
 
     from webhook_gateway.app import create_app
@@ -324,6 +338,7 @@ def gateway_pipeline(emulator, smvue_env) -> GatewayPipeline:
 
     with GatewayServer(build) as server:
         harness = GatewayPipeline(emulator, replace(smvue_env, public_url=server.url), server, secrets)
+        harness.instance = dagster_instance
         yield harness
         harness.admin.clear_faults()
     harness.opstore.store.close()

@@ -12,13 +12,10 @@ from smvue_pipeline.sensors.change_queue import RAW_OP, build_change_queue_senso
 from . import events
 
 
-def evaluate_schedule(schedule, opstore, when=datetime(2026, 3, 2, 9, 0, tzinfo=UTC)):
-    with (
-        dg.instance_for_test() as instance,
-        dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=when, resources={"opstore": opstore}
-        ) as context,
-    ):
+def evaluate_schedule(schedule, opstore, instance, when=datetime(2026, 3, 2, 9, 0, tzinfo=UTC)):
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources={"opstore": opstore}
+    ) as context:
         return schedule.evaluate_tick(context)
 
 
@@ -27,17 +24,17 @@ def test_reconcile_is_hourly_by_default_and_configurable():
     assert build_reconcile_schedule("*/10 * * * *").cron_schedule == "*/10 * * * *"
 
 
-def test_reconcile_skips_when_nothing_can_sync(world, opstore):
+def test_reconcile_skips_when_nothing_can_sync(world, opstore, dagster_instance):
     lost = world.connection("google", calendars=1)
     world.repo.set_status(lost, "needs_reconnect", error="invalid_grant")
-    result = evaluate_schedule(reconcile_schedule, opstore)
+    result = evaluate_schedule(reconcile_schedule, opstore, dagster_instance)
     assert result.run_requests == []
     assert "no connection can sync" in result.skip_message
 
 
-def test_reconcile_requests_every_connection_keyed_by_the_scheduled_time(world, opstore):
+def test_reconcile_requests_every_connection_keyed_by_the_scheduled_time(world, opstore, dagster_instance):
     connections = sorted([world.connection("google"), world.connection("microsoft")])
-    [request] = evaluate_schedule(reconcile_schedule, opstore).run_requests
+    [request] = evaluate_schedule(reconcile_schedule, opstore, dagster_instance).run_requests
     assert request.run_key == "reconcile-20260302T0900"
     assert request.run_config == {"ops": {RAW_OP: {"config": {}}}}
     assert request.tags["smvue/trigger"] == "reconcile"
@@ -70,7 +67,9 @@ def test_a_dropped_notification_is_repaired_by_the_reconcile_run(gateway_pipelin
     assert lost not in pipeline.raw_titles(mailbox.connection_id)
 
     # The hourly reconcile run syncs every connection and brings it.
-    [request] = evaluate_schedule(reconcile_schedule, pipeline.opstore, datetime.now(UTC)).run_requests
+    [request] = evaluate_schedule(
+        reconcile_schedule, pipeline.opstore, pipeline.instance, datetime.now(UTC)
+    ).run_requests
     pipeline.execute(request)
     assert pipeline.raw_titles(mailbox.connection_id)[lost] == ("Deal desk", "confirmed")
 
@@ -84,11 +83,10 @@ def test_renew_watches_job_renews_what_expires_within_a_day(gateway_pipeline, mo
     with pipeline.opstore.store.transaction() as conn:
         conn.execute("UPDATE watches SET expires_at = ? WHERE watch_id = ?", (soon, watch.watch_id))
 
-    with dg.instance_for_test() as instance:
-        result = renew_watches_job.execute_in_process(resources=pipeline.resources, instance=instance)
-        assert result.success
-        [output] = [e for e in result.events_for_node("renew_watches") if e.event_type_value == "STEP_OUTPUT"]
-        metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    result = renew_watches_job.execute_in_process(resources=pipeline.resources, instance=pipeline.instance)
+    assert result.success
+    [output] = [e for e in result.events_for_node("renew_watches") if e.event_type_value == "STEP_OUTPUT"]
+    metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
     assert metadata["replaced"] == 1
     assert metadata["failed"] == 0
     active = pipeline.services.watches.list(mailbox.connection_id, ("active",))
