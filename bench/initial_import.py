@@ -205,6 +205,14 @@ def run_large(args, workdir: Path) -> dict:
             **verdict(smvue["peak_rss_mb"], "<=", 400, " MB"),
         },
         {
+            "figure": "CPU per 1k rows (sync process vs floor)",
+            "value": f"{1000 * smvue['process_cpu_s'] / smvue['rows']:.0f} ms (whole process)",
+            "anchor": f"floor client {1000 * best_floor['client_cpu_s'] / best_floor['rows']:.0f} ms"
+            + (f", dlt {1000 * dlt['process_cpu_s'] / dlt['rows']:.0f} ms" if dlt and "rows" in dlt else ""),
+            "target": "-",
+            "verdict": "info",
+        },
+        {
             "figure": "requests (initial import)",
             "value": f"{smvue['requests']}",
             "anchor": f"minimum {minimum} (one page per calendar); floor {best_floor['requests']}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 from bench.common import PYTHON, REPO, run_child, verdict
@@ -73,13 +74,13 @@ def webhook_latency(args: argparse.Namespace, workdir: Path) -> dict:
     figures = [
         {
             "figure": "webhook -> analytics.one_on_one_meetings",
-            "value": f"p95 {one.get('p95')} s (p50 {one.get('p50')}, n {one.get('n')})",
+            "value": f"p95 {one.get('p95')} s (p50 {one.get('p50')}, max {one.get('max')}, n {one.get('n')})",
             "anchor": f"raw row p50 {raw.get('p50')} s; run launch p50 {launch} s",
             **verdict(one.get("p95"), "<=", 15.0, " s"),
         },
         {
             "figure": "webhook -> analytics.cadence_metrics",
-            "value": f"p95 {cadence.get('p95')} s (p50 {cadence.get('p50')}, n {cadence.get('n')})",
+            "value": f"p95 {cadence.get('p95')} s (p50 {cadence.get('p50')}, max {cadence.get('max')}, n {cadence.get('n')})",
             "anchor": f"timed out: {found.get('timed_out')}",
             **verdict(cadence.get("p95"), "<=", 30.0, " s"),
         },
@@ -89,7 +90,13 @@ def webhook_latency(args: argparse.Namespace, workdir: Path) -> dict:
 
 # --- gateway notifications vs the same server's empty endpoint -----------------------------------
 def gateway_throughput(args: argparse.Namespace, workdir: Path) -> dict:
-    argv = ["--requests", "1000", "--rounds", "1", "--drivers", "http.client"] if args.quick else []
+    # The script's own default (wrk when installed, else raw sockets: a load that saturates the
+    # server) and the multi-threaded http.client client SPEC's baseline figures came from.
+    saturating = "wrk" if shutil.which("wrk") else "raw"
+    if args.quick:
+        argv = ["--requests", "1000", "--rounds", "1", "--drivers", "http.client"]
+    else:
+        argv = ["--drivers", f"{saturating},http.client"]
     try:
         found, process = drive("gateway_throughput.py", argv, workdir, timeout=1200)
     except NotAvailable as exc:
@@ -98,16 +105,21 @@ def gateway_throughput(args: argparse.Namespace, workdir: Path) -> dict:
     for name, d in found.get("drivers", {}).items():
         ack = d.get("ack_ms", {})
         p99 = ack.get("p99", ack.get("p99_worst_round"))
+        spread = (
+            f"p50 {ack.get('p50')}, p95 {ack.get('p95')}"
+            if "p50" in ack
+            else "worst round of the load generator"
+        )
         figures += [
             {
-                "figure": f"notifications/s vs empty endpoint ({name})",
+                "figure": f"notifications/s vs empty endpoint ({name}, {d.get('load', '')[:40]})",
                 "value": f"{d['notifications_per_s']:,}/s = {d['ratio']:.2f}x",
                 "anchor": f"empty endpoint {d['empty_endpoint_per_s']:,}/s (same server, alternating rounds)",
                 **verdict(d["ratio"], ">=", 0.9, "x empty"),
             },
             {
                 "figure": f"ack latency ({name})",
-                "value": f"p99 {p99} ms (p50 {ack.get('p50')}, p95 {ack.get('p95')})",
+                "value": f"p99 {p99} ms ({spread})",
                 "anchor": f"empty endpoint p99 {d.get('empty_p99_ms_worst_round')} ms (worst round)",
                 **verdict(p99, "<=", 25.0, " ms"),
             },
@@ -172,7 +184,7 @@ def writeback_latency(args: argparse.Namespace, workdir: Path) -> dict:
             figures.append(
                 {
                     "figure": f"API -> calendar, {run.replace('_', ' ')}, {provider}",
-                    "value": f"p95 {p['p95_s']:.2f} s (p50 {p['p50_s']:.2f}, max {p['max_s']:.2f}, n {p['n']})",
+                    "value": f"p95 {p['p95_s']:.2f} s (p50 {p['p50_s']:.2f}, p99 {p.get('p99_s', p['max_s']):.2f}, n {p['n']})",
                     "anchor": "emulator admin dump polled every 10 ms",
                     **verdict(p["p95_s"], "<=", 5.0, " s"),
                 }

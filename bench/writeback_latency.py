@@ -66,10 +66,12 @@ def on_calendar(admin: EmulatorAdminClient, manager) -> set[str]:
 def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    p99 = ordered[max(0, round(0.99 * len(ordered)) - 1)]
     return {
         "n": len(ordered),
         "p50_s": round(statistics.median(ordered), 4),
         "p95_s": round(p95, 4),
+        "p99_s": round(p99, 4),
         "max_s": round(ordered[-1], 4),
     }
 
