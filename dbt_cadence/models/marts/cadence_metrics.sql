@@ -20,7 +20,9 @@ held_stats as (
         count(*) filter (where start_at >= {{ cadence_as_of() }} - interval 90 day) as held_last_90d,
         max(start_at) as last_held_at,
         round(avg(interval_days), 1) as mean_interval_days,
-        round(median(interval_days), 1) as median_interval_days
+        round(median(interval_days), 1) as median_interval_days,
+        -- gaps that ended in the last 90 days, however long ago they began
+        max(interval_days) filter (where start_at >= {{ cadence_as_of() }} - interval 90 day) as longest_closed_gap_days
     from held
     group by manager_id, rep_id
 ),
@@ -53,6 +55,7 @@ measured as (
         next_scheduled.next_scheduled_at,
         held_stats.mean_interval_days,
         held_stats.median_interval_days,
+        held_stats.longest_closed_gap_days,
         -- Whole days elapsed, rounded down: 6 days 23 hours is 6.
         cast(floor(date_diff('second', held_stats.last_held_at, {{ cadence_as_of() }}) / 86400) as integer)
             as days_since_last_held
@@ -64,7 +67,9 @@ measured as (
 )
 
 select
-    *,
+    * exclude (longest_closed_gap_days),
+    -- The stretch still open since the last held 1:1 is a gap too; whole days, rounded down.
+    greatest(cast(floor(longest_closed_gap_days) as integer), days_since_last_held) as longest_gap_90d_days,
     case
         when last_held_at is null then 'never_met'
         when days_since_last_held <= suggested_interval_days

@@ -13,10 +13,6 @@ occurrences as (
     select * from {{ ref('int_one_on_ones_deduplicated') }}
 ),
 
-held as (
-    select * from {{ ref('int_one_on_ones_held') }}
-),
-
 upcoming_pairs as (
     select distinct manager_id, rep_id from upcoming
 ),
@@ -45,20 +41,6 @@ recent as (
     group by all
 ),
 
--- Longest stretch between held 1:1s that ended in the last 90 days (whole days, rounded down).
-gaps as (
-    select
-        held.manager_id,
-        held.rep_id,
-        cast(floor(max(held.interval_days)) as integer) as longest_closed_gap_days
-    from held
-    semi join upcoming_pairs
-        on held.manager_id = upcoming_pairs.manager_id
-        and held.rep_id = upcoming_pairs.rep_id
-    where held.start_at >= {{ cadence_as_of() }} - interval 90 day
-    group by all
-),
-
 assembled as (
     select
         upcoming.one_on_one_id,
@@ -79,8 +61,7 @@ assembled as (
         metrics.last_held_at,
         metrics.days_since_last_held,
         coalesce(recent.recent_meetings, []) as recent_meetings,
-        -- The stretch still open since the last held 1:1 is a gap too.
-        greatest(gaps.longest_closed_gap_days, metrics.days_since_last_held) as longest_gap_days,
+        metrics.longest_gap_90d_days as longest_gap_days,
         -- Said even when the upcoming 1:1 already puts the pair back on track: the brief is
         -- where the manager learns how far behind they were.
         case
@@ -102,7 +83,6 @@ assembled as (
     from upcoming
     left join metrics on upcoming.manager_id = metrics.manager_id and upcoming.rep_id = metrics.rep_id
     left join recent on upcoming.manager_id = recent.manager_id and upcoming.rep_id = recent.rep_id
-    left join gaps on upcoming.manager_id = gaps.manager_id and upcoming.rep_id = gaps.rep_id
 )
 
 select
