@@ -43,7 +43,7 @@ def scenarios():
 def run_chaos(args) -> int:
     quick = args.quick
     args.trials = args.trials or (2 if quick else 20)
-    args.fault_rounds = 1 if quick else 3
+    args.fault_rounds = 1 if quick else 5
     args.changes = 6 if quick else 30
     args.fuzz = 100 if quick else 1000
     args.writes = 50 if quick else 1000

@@ -1,8 +1,9 @@
 """Readers on the published snapshot through 1,000 pipeline writes: zero errors.
 
 A writer process commits N times through the warehouse's one writer path (`database.writer`:
-commit, CHECKPOINT, publish the snapshot by atomic replace), each time replacing every row of
-raw.calendar_events with a new generation. Two reader processes open SMVUE_PUBLISHED read-only,
+commit, CHECKPOINT, publish the snapshot by atomic replace), each time rewriting every row of
+raw.calendar_events as a new generation (title and times; an UPDATE, as a resync mostly is — a
+DELETE + INSERT per write would grow DuckDB's file by the index each time). Two reader processes open SMVUE_PUBLISHED read-only,
 as downstream apps do — one every 100 ms (SPEC's reader), one back to back — and count errors
 and torn reads (rows of two generations, or a partial count in one snapshot).
 """
@@ -31,6 +32,11 @@ SELECT 'conn_snapshot', 'google', 'primary', 'Calendar', 'evt_' || i, 'confirmed
 FROM range({ROWS}) t(i)
 """
 
+NEXT_GENERATION_SQL = """
+UPDATE raw.calendar_events SET title = 'generation ' || $g, start_at = start_at + INTERVAL 1 MINUTE,
+    end_at = end_at + INTERVAL 1 MINUTE, synced_at = now()
+"""
+
 
 def writer(home: Path, writes: int) -> int:
     from smvue_pipeline.warehouse.database import writer as warehouse_writer
@@ -38,10 +44,10 @@ def writer(home: Path, writes: int) -> int:
     began = time.perf_counter()
     for generation in range(writes):
         with warehouse_writer(home / "warehouse.duckdb", home / "published.duckdb") as con:
-            con.execute("BEGIN")
-            con.execute("DELETE FROM raw.calendar_events")
-            con.execute(GENERATION_SQL, {"g": generation})
-            con.execute("COMMIT")
+            if generation == 0:
+                con.execute(GENERATION_SQL, {"g": generation})
+            else:
+                con.execute(NEXT_GENERATION_SQL, {"g": generation})
     emit({"writes": writes, "seconds": round(time.perf_counter() - began, 1)})
     return 0
 

@@ -23,6 +23,7 @@ from bench.common import PYTHON, REPO, EmulatorProcess, kill_group, organisation
 from bench.smvue_sync import SmvueHome
 
 LEASE_SECONDS = 1.0
+WRITE_MS = 40
 MEETINGS_PER_TRIAL = 8  # per manager: enough work that a random kill lands mid-drain
 
 
@@ -202,6 +203,16 @@ def kill_writeback(args, workdir: Path) -> dict:
     outcomes = []
     with EmulatorProcess(workdir / "emulator.log") as emulator:
         world = WritebackWorld(emulator, workdir)
+        # Provider writes take 40 ms, as real ones take tens to hundreds: a drain lasts long
+        # enough that a random moment of it is a random row at a random step.
+        emulator.admin.faults(
+            {
+                "rules": [
+                    {"kind": "latency", "latency_ms": WRITE_MS, "method": m}
+                    for m in ("POST", "PATCH", "DELETE")
+                ]
+            }
+        )
         try:
             # The clean drain first: its state is the reference every trial must reach.
             world.operations(rng)
@@ -211,8 +222,6 @@ def kill_writeback(args, workdir: Path) -> dict:
                 if worker.poll() is not None or time.perf_counter() - began > 120:
                     raise RuntimeError("the clean drain did not finish")
                 time.sleep(0.01)
-            # The kill lands anywhere in a drain as long as the clean one (or just after it).
-            span = max(0.2, (time.perf_counter() - began) * 1.2)
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)
             clean = world.check()
@@ -220,9 +229,17 @@ def kill_writeback(args, workdir: Path) -> dict:
                 raise RuntimeError(f"the clean drain is not clean: {clean}")
             for trial in range(args.trials):
                 world.operations(rng)
+                # A random point of the drain: after k of its n rows (k drawn uniformly), plus a
+                # random few milliseconds, so the kill falls anywhere inside a row's write-back
+                # (before the provider call, between it and the state update, after).
+                rows = world.pending()
+                k = rng.randrange(rows)
                 child = world.start_worker()
-                delay = rng.uniform(0, span)
-                time.sleep(delay)
+                began = time.perf_counter()
+                while world.pending() > rows - k and child.poll() is None:
+                    time.sleep(0.002)
+                time.sleep(rng.uniform(0, 2 * WRITE_MS / 1000))
+                delay = time.perf_counter() - began
                 pending_at_kill = world.pending()
                 kill_group(child.pid, signal.SIGKILL)
                 child.wait(timeout=30)
@@ -232,6 +249,8 @@ def kill_writeback(args, workdir: Path) -> dict:
                 outcomes.append(
                     {
                         "trial": trial,
+                        "kill_after_rows": k,
+                        "rows": rows,
                         "kill_after_s": round(delay, 3),
                         "pending_at_kill": pending_at_kill,
                         "recovery_exit": recovery.returncode,
