@@ -24,6 +24,7 @@ from bench.incremental import KINDS, mutate
 from bench.smvue_sync import SmvueHome, load_result
 
 USERS = 6
+CALENDARS = 2 * USERS
 EVENTS = 240  # per calendar
 PAGE = 40
 API = ("/google/calendar/", "/microsoft/v1.0/")  # what the fault rules hit (not OAuth)
@@ -113,12 +114,21 @@ def kill_sync(args, workdir: Path) -> dict:
             lines: queue.Queue = queue.Queue()
             threading.Thread(target=_pump, args=(child, lines), daemon=True).start()
             _wait_line(lines, child, "syncing", 120)
-            delay = rng.uniform(0, span)
-            time.sleep(delay)
+            began = time.perf_counter()
+            applied = 0
+            if trial % 4 < 2:  # a random moment of the run
+                how = "random moment"
+                time.sleep(rng.uniform(0, span))
+            else:  # a random point of the work: after k calendars committed, inside the next one
+                how = "after k calendars"
+                k = rng.randrange(CALENDARS)
+                while applied < k and child.poll() is None:
+                    applied += _next_line(lines).startswith("applied")
+                time.sleep(rng.uniform(0, 0.05))
+            delay = time.perf_counter() - began
             finished_before_kill = child.poll() is not None
             kill_group(child.pid, signal.SIGKILL)
             child.wait(timeout=30)
-            applied = 0
             while not lines.empty():
                 applied += lines.get().startswith("applied")
             recovery = load_result(world.chaos.sync(page_size=PAGE))
@@ -132,6 +142,7 @@ def kill_sync(args, workdir: Path) -> dict:
                 {
                     "trial": trial,
                     "mode": mode,
+                    "kill": how,
                     "kill_after_s": round(delay, 3),
                     "calendars_committed_before_kill": applied,
                     "finished_before_kill": finished_before_kill,
@@ -222,6 +233,13 @@ def provider_faults(args, workdir: Path) -> dict:
 def _pump(child, lines: queue.Queue) -> None:
     for line in child.stdout:
         lines.put(line)
+
+
+def _next_line(lines: queue.Queue) -> str:
+    try:
+        return lines.get(timeout=0.05)
+    except queue.Empty:
+        return ""
 
 
 def _wait_line(lines: queue.Queue, child, needle: str, timeout: float) -> None:
