@@ -39,7 +39,7 @@ def _gateway(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from smvue_pipeline.demo.run import run_demo
 
-    run_demo(keep=args.keep)
+    run_demo(keep=args.keep, ui=args.ui)
 
 
 def _up(args: argparse.Namespace) -> None:
@@ -149,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.set_defaults(func=_dashboard)
 
     demo = commands.add_parser("demo", help="the end-to-end scenario behind `make demo`")
-    demo.add_argument("--keep", action="store_true", help="leave the services running afterwards")
+    demo.add_argument(
+        "--keep", action="store_true", help="leave the services (and the Dagster UI) running afterwards"
+    )
+    demo.add_argument("--ui", action="store_true", help="also serve the Dagster UI while the demo runs")
     demo.set_defaults(func=_demo)
     return parser
 

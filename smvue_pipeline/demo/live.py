@@ -1,9 +1,9 @@
 """The demo's near-real-time step, and the live stack it runs on (also used by bench/).
 
-After the initial import, the gateway and the Dagster daemon start as `smvue up` starts them; a
-manager changes their calendar in the emulator, and the change reaches `raw.calendar_events`
-through the provider's notification, the gateway, the change queue and the sensor's run — nobody
-triggers anything.
+The gateway and the Dagster daemon run as `smvue up` runs them (LiveStack); managers change their
+calendars in the emulator, and each change reaches `raw.calendar_events`, the 1:1s and the cadence
+marts through the provider's notification, the gateway, the change queue and the sensor's run —
+nobody triggers anything.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
 from smvue_pipeline.cli import CliError
-from smvue_pipeline.demo.organisation import Manager, MeetingPlan
+from smvue_pipeline.demo.organisation import ROOM, Manager, MeetingPlan
 from smvue_pipeline.demo.seeding import google_body, graph_body
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.opstore.queue import ChangeQueue
@@ -55,13 +56,19 @@ class LiveStack:
     """The gateway and the Dagster daemon for this SMVUE_HOME, as `smvue up` runs them, with
     their output in $SMVUE_HOME/logs. Ctrl-C safe: leaving the block stops every child."""
 
-    def __init__(self, port: int = 8780, ui: bool = False) -> None:
+    def __init__(self, port: int = 8780, ui: bool = False, ui_port: int = 3000) -> None:
         self.port = free_port(port)
         self.url = f"http://127.0.0.1:{self.port}"
         # Providers deliver to this address; watches are opened with it.
         os.environ["SMVUE_PUBLIC_URL"] = self.url
         self.settings = Settings.from_env()
-        self.options = StackOptions(gateway_port=self.port, ui=ui, log_dir=self.settings.logs_dir)
+        self.options = StackOptions(
+            gateway_port=self.port,
+            ui=ui,
+            ui_port=free_port(ui_port) if ui else ui_port,
+            log_dir=self.settings.logs_dir,
+        )
+        self.ui_url = f"http://127.0.0.1:{self.options.ui_port}" if ui else None
         self.stack: Stack | None = None
 
     def __enter__(self) -> LiveStack:
@@ -157,26 +164,121 @@ def raw_title(settings: Settings, event_id: str) -> object:
     return published_value(settings, "SELECT title FROM raw.calendar_events WHERE event_id = ?", [event_id])
 
 
-def run_live_step(admin: EmulatorAdminClient, emulator_url: str, managers: Sequence[Manager]) -> None:
-    """Start the gateway and the daemon, change a calendar as its owner, time the change to raw."""
-    with LiveStack() as live:
-        print(f"    gateway on {live.url}; dagster-daemon with DAGSTER_HOME={live.settings.dagster_home}")
-        print(f"    logs in {live.settings.logs_dir}")
-        opened = live.open_watches()
-        print(f"    {opened} watch channels / subscriptions opened for the connected calendars")
-        # The daemon's first tick syncs what the import left queued; start from a quiet pipeline.
-        if not wait_for(lambda: live.check() or live.idle(), timeout=180, poll=0.5):
-            raise CliError("the daemon did not drain the change queue within 180 s")
+@dataclass
+class Change:
+    """A user's edit in their own calendar, and how to recognise it in the published tables."""
 
-        manager = managers[0]
-        rep = manager.reps[-1]
-        start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=16, minute=0, second=0, microsecond=0)
-        event_id = add_one_on_one(emulator_url, admin, manager, rep, start)
-        changed = time.monotonic()
-        print(f"    {manager.name} adds a 1:1 with {rep.name} in {manager.provider} calendar (no trigger)")
-        seen = wait_for(lambda: live.check() or raw_title(live.settings, event_id), timeout=120, poll=0.1)
-        if not seen:
-            raise CliError("the change did not reach raw.calendar_events within 120 s")
-        elapsed = time.monotonic() - changed
-        print(f"    in raw.calendar_events after {elapsed:.1f} s: {seen!r}")
-        print("    stopping the gateway and the daemon")
+    who: str
+    what: str
+    title: str
+    start: datetime
+    changed_at: float
+    seen: dict[str, float] = field(default_factory=dict)
+
+
+# Where a change shows up, in pipeline order, found in the published snapshot by title and start
+# (the provider's event id is not what a user sees, and Graph has two kinds of it).
+STAGES = (
+    ("raw.calendar_events", "SELECT count(*) FROM raw.calendar_events WHERE title = ? AND start_at = ?"),
+    (
+        "analytics.one_on_one_meetings",
+        """SELECT count(*) FROM analytics.one_on_one_meetings o
+           JOIN raw.calendar_events r USING (connection_id, event_id)
+           WHERE r.title = ? AND o.start_at = ?""",
+    ),
+    (
+        "analytics.cadence_metrics",
+        """SELECT count(*) FROM analytics.cadence_metrics c
+           JOIN analytics.one_on_one_meetings o USING (manager_id, rep_id)
+           JOIN raw.calendar_events r USING (connection_id, event_id)
+           WHERE r.title = ? AND o.start_at = ? AND c.next_scheduled_at <= o.start_at""",
+    ),
+)
+
+
+def _next_day_at(hour: int) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def add_meeting_change(admin: EmulatorAdminClient, emulator_url: str, manager: Manager) -> Change:
+    """The manager books a new 1:1 with their last rep for tomorrow, in their own calendar."""
+    rep = manager.reps[-1]
+    start = _next_day_at(16)
+    add_one_on_one(emulator_url, admin, manager, rep, start)
+    what = f"adds a 1:1 with {rep.name} tomorrow {start:%H:%M} UTC"
+    title = f"1:1 {manager.name.split()[0]} / {rep.name.split()[0]}"
+    return Change(manager.name, what, title, start, time.monotonic())
+
+
+def move_meeting_change(admin: EmulatorAdminClient, emulator_url: str, manager: Manager) -> Change:
+    """The manager moves their next 1:1 in the room (the organisation's room booking) to tomorrow."""
+    rows = [
+        r
+        for r in admin.dump(manager.email, manager.provider)
+        if not r["deleted"] and ROOM[1] in (r["event"].get("summary") or r["event"].get("subject") or "")
+    ]
+    if not rows:
+        raise CliError(f"no room booking found on {manager.email}'s calendar to move")
+    event_id = rows[0]["id"]
+    title = rows[0]["event"].get("summary") or rows[0]["event"].get("subject")
+    start = _next_day_at(11)
+    end = start + timedelta(minutes=30)
+    token = admin.token(manager.email, manager.provider)
+    if manager.provider == "google":
+        GoogleActor(emulator_url, token).patch(
+            event_id,
+            {
+                "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+                "end": {"dateTime": end.isoformat(), "timeZone": "UTC"},
+            },
+            rows[0]["calendar_id"],
+        )
+    else:
+        GraphActor(emulator_url, token).patch(
+            event_id,
+            {
+                "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+                "end": {"dateTime": end.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+            },
+        )
+    what = f"moves {title!r} to tomorrow {start:%H:%M} UTC"
+    return Change(manager.name, what, title, start, time.monotonic())
+
+
+def run_webhook_step(
+    live: LiveStack,
+    admin: EmulatorAdminClient,
+    emulator_url: str,
+    managers: Sequence[Manager],
+    timeout: float = 120,
+) -> None:
+    """Two managers change their calendars as users do; nobody triggers anything. Each change comes
+    back as the provider's notification → the gateway (verified, queued) → change_queue_sensor →
+    a sync run, and is timed at each table it reaches."""
+    changes = [add_meeting_change(admin, emulator_url, managers[0])]
+    if len(managers) > 1:
+        changes.append(move_meeting_change(admin, emulator_url, managers[1]))
+    for change in changes:
+        print(f"    {change.who} {change.what}, in their own calendar")
+
+    def progressed() -> bool:
+        live.check()
+        for change in changes:
+            for table, sql in STAGES:
+                if table not in change.seen and published_value(
+                    live.settings, sql, [change.title, change.start]
+                ):
+                    change.seen[table] = time.monotonic() - change.changed_at
+        return all(len(c.seen) == len(STAGES) for c in changes)
+
+    done = wait_for(progressed, timeout=timeout, poll=0.2)
+    for change in changes:
+        timings = " → ".join(
+            f"{table} {change.seen[table]:.1f} s" for table, _ in STAGES if table in change.seen
+        )
+        print(f"    {change.who}: webhook → {timings or 'nothing yet'}")
+    if not done:
+        missing = next(table for table, _ in STAGES if any(table not in c.seen for c in changes))
+        raise CliError(
+            f"a calendar change did not reach {missing} within {timeout:.0f} s (logs: {live.settings.logs_dir})"
+        )

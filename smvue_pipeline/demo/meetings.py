@@ -3,19 +3,13 @@ meetings API, and print the manager's calendar following each change, as the emu
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import requests
-
 from calendar_emulator.actors import EmulatorAdminClient
-from smvue_pipeline.cli import CliError
+from smvue_pipeline.demo.api import GatewayClient
 from smvue_pipeline.demo.organisation import Manager
-from smvue_pipeline.settings import Settings
-
-SETTLE_TIMEOUT = 30.0
 
 
 def _tag(row: dict) -> str | None:
@@ -52,32 +46,7 @@ def describe_event(admin: EmulatorAdminClient, manager: Manager, meeting_id: str
     )
 
 
-class MeetingsApi:
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url.rstrip("/")
-        self.http = requests.Session()
-        self.http.trust_env = False
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method: str, path: str, **kwargs) -> dict:
-        answer = self.http.request(method, self.url + path, timeout=30, **kwargs)
-        if answer.status_code >= 400:
-            raise CliError(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
-        return answer.json()
-
-    def settled(self, meeting_id: str) -> dict:
-        """Wait for the gateway's write-back workers (polling GET, bounded)."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while True:
-            state = self.call("GET", f"/v1/meetings/{meeting_id}")
-            if state["writeback"] != "pending":
-                return state
-            if time.monotonic() > deadline:
-                raise CliError(f"meeting {meeting_id} still pending after {SETTLE_TIMEOUT:.0f}s")
-            time.sleep(0.05)
-
-
-def round_trip(api: MeetingsApi, admin: EmulatorAdminClient, manager: Manager) -> None:
+def round_trip(api: GatewayClient, admin: EmulatorAdminClient, manager: Manager) -> None:
     rep = manager.reps[0]
     start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
     body = {
@@ -110,19 +79,7 @@ def round_trip(api: MeetingsApi, admin: EmulatorAdminClient, manager: Manager) -
     show("cancelled")
 
 
-def run_meeting_step(
-    settings: Settings, admin: EmulatorAdminClient, managers: Sequence[Manager], api_url: str | None = None
-) -> None:
-    """Through a running gateway at `api_url`, or one started for this step."""
-    if api_url is not None:
-        api = MeetingsApi(api_url, settings.api_token())
-        for manager in managers:
-            round_trip(api, admin, manager)
-        return
-    from webhook_gateway.app import create_app
-    from webhook_gateway.server import GatewayServer
-
-    with GatewayServer(create_app(settings, maintenance_interval=3600)) as gateway:
-        api = MeetingsApi(gateway.url, settings.api_token())
-        for manager in managers:
-            round_trip(api, admin, manager)
+def run_meeting_step(api: GatewayClient, admin: EmulatorAdminClient, managers: Sequence[Manager]) -> None:
+    """One round trip per manager (one on Google, one on Outlook), through the running gateway."""
+    for manager in managers:
+        round_trip(api, admin, manager)

@@ -88,8 +88,15 @@ def _weekday_on_or_before(day: date, weekday: int) -> date:
     return day - timedelta(days=(day.weekday() - weekday) % 7)
 
 
+def _suggested_interval_days(rep: Rep) -> int:
+    """The default policy's interval (SPEC F10): weekly up to 180 days of tenure, else biweekly."""
+    return 7 if rep.tenure_days is not None and rep.tenure_days <= 180 else 14
+
+
 def month_of_meetings(manager: Manager, today: date) -> list[MeetingPlan]:
-    """About five weeks back and two ahead, different for each rep so every cadence status shows."""
+    """About five weeks back and a few ahead, different for each rep so every cadence status shows
+    whatever the day: the first rep on track (weekly series), the second due, the third overdue
+    (a 1:1 on the Coaching calendar 26 days ago, the next one booked too late), the fourth never met."""
     zone = manager.time_zone
     reps = manager.reps
     me = (manager.email, manager.name)
@@ -128,14 +135,17 @@ def month_of_meetings(manager: Manager, today: date) -> list[MeetingPlan]:
         ),
     ]
     if len(reps) > 1:
+        # Biweekly, but the last one was two days longer ago than the rep's cadence asks and none
+        # is booked: `due`, whatever the weekday the demo runs on.
+        gap = _suggested_interval_days(reps[1]) + 2
         plans.append(
             MeetingPlan(
                 f"1:1 {manager.name.split()[0]} <> {reps[1].name.split()[0]}",
-                _at(start_week + timedelta(days=3), 14, 0, zone),
+                _at(today - timedelta(days=gap + 28), 14, 0, zone),
                 45,
                 [me, (reps[1].email, reps[1].name)],
                 weekly_every=2,
-                count=4,
+                count=3,
             )
         )
         plans.append(
@@ -160,7 +170,8 @@ def month_of_meetings(manager: Manager, today: date) -> list[MeetingPlan]:
         plans.append(
             MeetingPlan(
                 f"1:1 {reps[2].name.split()[0]} in the {ROOM[1]}",
-                _at(today + timedelta(days=5), 13, 30, zone),
+                # Booked beyond the rep's cadence: with the last 1:1 26 days ago, `overdue`.
+                _at(today + timedelta(days=16), 13, 30, zone),
                 30,
                 [me, (reps[2].email, reps[2].name)],
                 rooms=[ROOM],
