@@ -10,6 +10,7 @@ use. Nothing calls the pipeline directly: the daemon's sensor and runs do all th
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,7 +63,12 @@ def run_demo(keep: bool = False, ui: bool = False) -> None:
         prepare_home(settings.home)
         try:
             _journey(settings, keep=keep, ui=ui or keep, started=started)
-        except (CliError, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            print(
+                "\nsmvue demo: interrupted; every service it started is stopped", file=sys.stderr, flush=True
+            )
+            raise
+        except CliError:
             raise
         except Exception as exc:  # one line for the user; the details are in the logs folder
             detail = (str(exc).strip().splitlines() or [""])[0][:300]
