@@ -92,6 +92,53 @@ def _text(value) -> str | None:
 
 
 APP_KEYS = {name: dg.AssetKey(f"app_{name}") for name in MIRRORS}
+# Each mirror's key column, and the column whose value counts the UI plots as KPIs (None: none).
+MIRROR_KEYS = {
+    "connections": ("connection_id", "status"),
+    "managers": ("manager_id", None),
+    "team_members": ("rep_id", None),
+    "meetings": ("meeting_id", "writeback_state"),
+    "annotations": ("one_on_one_id", "meeting_type"),
+    "prep_reminders": ("reminder_id", "state"),
+}
+MIRROR_CHECK = "matches_operational_store"
+PREVIEW_ROWS = 5
+
+
+def mirror_check(con: duckdb.DuckDBPyConnection, name: str, store_rows: int) -> dg.AssetCheckResult:
+    """The copy is whole and keyed: as many rows as the store gave, no NULL or repeated key."""
+    key, _ = MIRROR_KEYS[name]
+    rows, distinct_keys, null_keys = con.execute(
+        f"SELECT count(*), count(DISTINCT {key}), count(*) FILTER (WHERE {key} IS NULL) FROM app.{name}"
+    ).fetchone()
+    return dg.AssetCheckResult(
+        asset_key=APP_KEYS[name],
+        check_name=MIRROR_CHECK,
+        passed=rows == store_rows and distinct_keys == rows and null_keys == 0,
+        metadata={
+            "warehouse_rows": dg.MetadataValue.int(rows),
+            "operational_store_rows": dg.MetadataValue.int(store_rows),
+            "duplicate_keys": dg.MetadataValue.int(rows - distinct_keys - null_keys),
+            "null_keys": dg.MetadataValue.int(null_keys),
+        },
+    )
+
+
+def mirror_metadata(con: duckdb.DuckDBPyConnection, name: str, rows: int) -> dict:
+    """Row count, a count per state (plotted over time) and a Markdown preview of the newest rows."""
+    from smvue_pipeline.sql.one_on_ones import markdown_table
+
+    key, counted = MIRROR_KEYS[name]
+    metadata: dict = {"dagster/row_count": dg.MetadataValue.int(rows)}
+    if counted:
+        for value, count in con.execute(
+            f"SELECT coalesce({counted}, 'none'), count(*) FROM app.{name} GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            metadata[f"{counted}_{value}".lower().replace(" ", "_")] = dg.MetadataValue.int(count)
+    head = con.execute(f"SELECT * FROM app.{name} ORDER BY {key} LIMIT {PREVIEW_ROWS}")
+    columns = [d[0] for d in head.description]
+    metadata["preview"] = dg.MetadataValue.md(markdown_table(columns, head.fetchall()))
+    return metadata
 
 
 def mirror_table(con: duckdb.DuckDBPyConnection, store: OpStore, name: str) -> int:
@@ -124,19 +171,28 @@ def mirror_table(con: duckdb.DuckDBPyConnection, store: OpStore, name: str) -> i
         )
         for name, key in APP_KEYS.items()
     ],
+    check_specs=[dg.AssetCheckSpec(MIRROR_CHECK, asset=key) for key in APP_KEYS.values()],
     pool=WAREHOUSE_POOL,
     can_subset=True,
 )
 def app_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, opstore: OperationalStoreResource
 ):
-    """Mirror the operational store into `app.*`."""
+    """Mirror the operational store into `app.*`, each table checked against what the store gave."""
     selected = {name for name, key in APP_KEYS.items() if key in context.selected_asset_keys}
+    checked = {key.asset_key for key in context.selected_asset_check_keys}
     with warehouse.writer() as con:
         con.execute("BEGIN TRANSACTION")
         counts = {name: mirror_table(con, opstore.store, name) for name in MIRRORS if name in selected}
         con.execute("COMMIT")
-    for name, count in counts.items():
+        results = {
+            name: (
+                mirror_metadata(con, name, count),
+                mirror_check(con, name, count) if APP_KEYS[name] in checked else None,
+            )
+            for name, count in counts.items()
+        }
+    for name, (metadata, check) in results.items():
         yield dg.MaterializeResult(
-            asset_key=APP_KEYS[name], metadata={"dagster/row_count": dg.MetadataValue.int(count)}
+            asset_key=APP_KEYS[name], metadata=metadata, check_results=[check] if check else None
         )

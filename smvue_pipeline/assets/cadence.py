@@ -33,6 +33,7 @@ from smvue_pipeline.warehouse.database import extension_directory, publish
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_cadence"
 CADENCE_GROUP = "cadence"
+OWNER = "team:smvue-data"
 
 # dbt source (source name, table) -> the key of the Python asset that writes it.
 SOURCE_ASSET_KEYS: Mapping[tuple[str, str], dg.AssetKey] = {
@@ -84,7 +85,8 @@ def dbt_resource() -> DbtCliResource:
 class CadenceTranslator(DagsterDbtTranslator):
     """dbt sources take the keys of the Python assets that write them; models and seeds are keyed
     by their name alone (`cadence_metrics`), like the project's other assets; every dbt node is in
-    the `cadence` group, described by its dbt description; the marts carry a freshness policy."""
+    the `cadence` group, owned by the data team, described by its dbt description; the marts carry
+    a freshness policy."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -98,7 +100,8 @@ class CadenceTranslator(DagsterDbtTranslator):
         return CADENCE_GROUP
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None):
-        spec = super().get_asset_spec(manifest, unique_id, project)
+        # The same owner as the project's Python assets, so the UI's owner filter finds them all.
+        spec = super().get_asset_spec(manifest, unique_id, project).replace_attributes(owners=[OWNER])
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "model" and "marts" in props.get("fqn", []):
             return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)

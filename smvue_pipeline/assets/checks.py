@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -47,3 +48,43 @@ def privacy_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
             "canary_checked": dg.MetadataValue.bool(bool(canary)),
         },
     )
+
+
+# The hourly reconcile syncs every connection: three hours without a sync means two were missed.
+CONNECTION_STALE_AFTER = timedelta(hours=3)
+NEEDS_ATTENTION = ("error", "needs_reconnect")
+
+
+def connections_healthy_check(connections: list, now: datetime) -> dg.AssetCheckResult:
+    """Freshness per connection (F15, F17): none in `error` or `needs_reconnect`, and every connected
+    one synced within CONNECTION_STALE_AFTER (counted from its creation until its first sync)."""
+    broken = [c for c in connections if c.status in NEEDS_ATTENTION]
+    stale = [
+        c
+        for c in connections
+        if c.status in ("connected", "syncing")
+        and now - _parse(c.last_synced_at or c.created_at) > CONNECTION_STALE_AFTER
+    ]
+    lines = [
+        f"- `{c.connection_id}` ({c.provider}): {c.status}: {c.last_error or 'no detail'}" for c in broken
+    ]
+    lines += [
+        f"- `{c.connection_id}` ({c.provider}): last synced {c.last_synced_at or 'never'}" for c in stale
+    ]
+    return dg.AssetCheckResult(
+        check_name="connections_healthy",
+        passed=not broken and not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "connections": dg.MetadataValue.int(len(connections)),
+            "needing_attention": dg.MetadataValue.int(len(broken)),
+            "not_synced_recently": dg.MetadataValue.int(len(stale)),
+            "stale_after_hours": dg.MetadataValue.float(CONNECTION_STALE_AFTER.total_seconds() / 3600),
+            "details": dg.MetadataValue.md("\n".join(lines) or "every connection is healthy"),
+        },
+    )
+
+
+def _parse(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -90,6 +90,31 @@ def plan_changes(meetings: list[Meeting], events: dict[str, list[TaggedEvent]]) 
     return changes
 
 
+ONE_EVENT_CHECK = "one_calendar_event_per_meeting"
+
+
+def one_event_per_meeting_check(events: dict[str, list[TaggedEvent]]) -> dg.AssetCheckResult:
+    """F14's promise: however write-back retried or crashed, a meeting has at most one live event
+    carrying its tag on any one connection's calendars."""
+    duplicated = sorted(
+        meeting_id
+        for meeting_id, tagged in events.items()
+        if any(
+            sum(e.connection_id == c and e.status != "cancelled" for e in tagged) > 1
+            for c in {e.connection_id for e in tagged}
+        )
+    )
+    return dg.AssetCheckResult(
+        check_name=ONE_EVENT_CHECK,
+        passed=not duplicated,
+        metadata={
+            "meetings_with_events": dg.MetadataValue.int(len(events)),
+            "meetings_with_duplicates": dg.MetadataValue.int(len(duplicated)),
+            "examples": dg.MetadataValue.md("\n".join(f"- `{m}`" for m in duplicated[:10]) or "none"),
+        },
+    )
+
+
 def _preview(applied: list[Change]) -> str:
     if not applied:
         return "No meeting was moved or cancelled in the calendar."
@@ -108,6 +133,7 @@ def _preview(applied: list[Change]) -> str:
     kinds={"duckdb", "sqlite"},
     owners=["team:smvue-data"],
     pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(ONE_EVENT_CHECK, asset=MEETING_BACKFLOW)],
     tags={"domain": "calendar"},
 )
 def meeting_backflow(
@@ -143,7 +169,8 @@ def meeting_backflow(
             "moved": dg.MetadataValue.int(sum(c.kind == "moved" for c in applied)),
             "cancelled": dg.MetadataValue.int(sum(c.kind == "cancelled" for c in applied)),
             "changes": dg.MetadataValue.md(_preview(applied)),
-        }
+        },
+        check_results=[one_event_per_meeting_check(events)],
     )
 
 

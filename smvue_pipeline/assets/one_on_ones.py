@@ -4,7 +4,7 @@ A pure recompute (smvue_pipeline/sql/one_on_one_meetings.sql) in the writer conn
 transaction: a roster edit, an archive flag or a sync all converge the same way at the next run.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -18,6 +18,11 @@ from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, rec
 
 ONE_ON_ONES = dg.AssetKey("one_on_one_meetings")
 CLASSIFICATIONS = dg.AssetKey("meeting_classifications")
+# Held vs scheduled moves with the clock, not only with new events: rebuilt at least daily (the
+# hourly reconcile run does it), as the cadence marts downstream are.
+ONE_ON_ONE_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=12)
+)
 ONE_ON_ONE_DEPS = [
     RAW_EVENTS,
     APP_KEYS["connections"],
@@ -89,6 +94,26 @@ def roster_link_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     )
 
 
+def classified_once_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """Every synced event has exactly one classification row (none lost, none fanned out by a join)."""
+    raw_rows, classified, distinct = con.execute(
+        """SELECT (SELECT count(*) FROM raw.calendar_events),
+                  count(*),
+                  count(DISTINCT (connection_id, calendar_id, event_id))
+           FROM analytics.meeting_classifications"""
+    ).fetchone()
+    return dg.AssetCheckResult(
+        asset_key=CLASSIFICATIONS,
+        check_name="every_event_classified_once",
+        passed=raw_rows == classified == distinct,
+        metadata={
+            "raw_events": dg.MetadataValue.int(raw_rows),
+            "classification_rows": dg.MetadataValue.int(classified),
+            "events_classified": dg.MetadataValue.int(distinct),
+        },
+    )
+
+
 def no_description_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     result = privacy_check(con)
     return dg.AssetCheckResult(
@@ -107,6 +132,7 @@ def no_description_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
             kinds={"duckdb", "sql"},
             owners=["team:smvue-data"],
             deps=ONE_ON_ONE_DEPS,
+            freshness_policy=ONE_ON_ONE_FRESHNESS,
             description=(
                 "`analytics.one_on_one_meetings`: one row per 1:1 occurrence, from the calendars (F8) and "
                 "scheduled in SMVue (F14), with status (scheduled, held, cancelled, declined), archive "
@@ -119,6 +145,7 @@ def no_description_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
             kinds={"duckdb", "sql"},
             owners=["team:smvue-data"],
             deps=ONE_ON_ONE_DEPS,
+            freshness_policy=ONE_ON_ONE_FRESHNESS,
             description=(
                 "`analytics.meeting_classifications`: every synced event with is_one_on_one and the reason, "
                 'e.g. "not a 1:1: 3 people after removing rooms".'
@@ -129,6 +156,7 @@ def no_description_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
         dg.AssetCheckSpec("unique_one_on_one_id", asset=ONE_ON_ONES, blocking=True),
         dg.AssetCheckSpec("links_one_manager_and_one_rep", asset=ONE_ON_ONES, blocking=True),
         dg.AssetCheckSpec("no_description_column", asset=ONE_ON_ONES, blocking=True),
+        dg.AssetCheckSpec("every_event_classified_once", asset=CLASSIFICATIONS),
     ],
     pool=WAREHOUSE_POOL,
 )
@@ -151,6 +179,7 @@ def one_on_one_meetings(
         recompute(con, rules)
         summary = summarize(con, rules.as_of)
         checks = [unique_id_check(con), roster_link_check(con), no_description_check(con)]
+        classification_checks = [classified_once_check(con)]
     context.log.info(
         f"{summary.one_on_ones} 1:1s from {summary.events_classified} events (as of {rules.as_of.isoformat()})"
     )
@@ -177,4 +206,5 @@ def one_on_one_meetings(
             },
             "by_reason": dg.MetadataValue.md("| reason class | events |\n|---|---|\n" + reasons),
         },
+        check_results=classification_checks,
     )

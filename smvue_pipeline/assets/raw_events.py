@@ -7,20 +7,23 @@ connection outcomes are in the materialization metadata and in `app.connections`
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
 
-from smvue_pipeline.assets.checks import privacy_check, unique_event_key_check
+from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
 from smvue_pipeline.opstore.connections import SYNCABLE
 from smvue_pipeline.providers.base import CalendarProvider, ReauthRequired
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
+from smvue_pipeline.sql.one_on_ones import markdown_table
 from smvue_pipeline.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
 
 RAW_EVENTS = dg.AssetKey("raw_calendar_events")
 WAREHOUSE_POOL = "duckdb_warehouse"
+# The reconcile schedule materializes this hourly even when no notification arrives.
+RAW_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
 
 
 class CalendarRef(dg.Config):
@@ -135,7 +138,9 @@ def results_table(results: list[ConnectionResult]) -> str:
     check_specs=[
         dg.AssetCheckSpec("unique_event_key", asset=RAW_EVENTS, blocking=True),
         dg.AssetCheckSpec("no_description_stored", asset=RAW_EVENTS, blocking=True),
+        dg.AssetCheckSpec("connections_healthy", asset=RAW_EVENTS),
     ],
+    freshness_policy=RAW_FRESHNESS,
     tags={"domain": "calendar"},
 )
 def raw_calendar_events(
@@ -165,6 +170,18 @@ def raw_calendar_events(
         record_outcomes(results, opstore, config.queue_up_to)
         row_count = con.execute("SELECT count(*) FROM raw.calendar_events").fetchone()[0]
         checks = [unique_event_key_check(con), privacy_check(con)]
+        by_provider = dict(
+            con.execute(
+                "SELECT provider, count(*) FROM raw.calendar_events WHERE status <> 'cancelled' GROUP BY ALL"
+            ).fetchall()
+        )
+        preview = con.execute(
+            """SELECT provider, calendar_name, status, title, strftime(start_at, '%Y-%m-%d %H:%M') AS start_utc,
+                      len(attendees) AS attendees, synced_at
+               FROM raw.calendar_events ORDER BY synced_at DESC, start_at DESC LIMIT 5"""
+        )
+        preview_md = markdown_table([d[0] for d in preview.description], preview.fetchall())
+    checks.append(connections_healthy_check(opstore.connections.list(), datetime.now(UTC)))
     failed = [r for r in results if not r.ok]
     for r in failed:
         context.log.warning(f"connection {r.connection_id} failed: {_one_line(r.error)}")
@@ -178,7 +195,9 @@ def raw_calendar_events(
             "rows_cancelled": dg.MetadataValue.int(sum(r.total("cancelled") for r in results)),
             "pages": dg.MetadataValue.int(sum(r.stats.pages for r in results)),
             "requests": dg.MetadataValue.int(sum(r.stats.requests for r in results)),
+            **{f"live_events_{p}": dg.MetadataValue.int(n) for p, n in sorted(by_provider.items())},
             "per_connection": dg.MetadataValue.md(results_table(results)),
+            "latest_rows": dg.MetadataValue.md(preview_md),
         },
         check_results=checks,
     )

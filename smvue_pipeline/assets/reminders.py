@@ -52,6 +52,35 @@ class PrepReminderConfig(dg.Config):
     as_of: str | None = Field(None, description="ISO timestamp used as 'now'; default: the current time")
 
 
+WITHDRAWN_CHECK = "no_reminder_for_cancelled_or_archived"
+
+
+def withdrawn_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """F12: a cancelled, declined, archived or vanished 1:1 has no reminder waiting to be sent."""
+    if not con.execute(
+        """SELECT count(*) FROM information_schema.tables
+           WHERE table_schema = 'analytics' AND table_name = 'one_on_one_meetings'"""
+    ).fetchone()[0]:
+        return dg.AssetCheckResult(check_name=WITHDRAWN_CHECK, passed=True, description="no 1:1s yet")
+    rows = con.execute(
+        """SELECT r.reminder_id, coalesce(o.status, 'gone') AS meeting, coalesce(o.is_archived, false)
+           FROM analytics.prep_reminders r
+           LEFT JOIN analytics.one_on_one_meetings o USING (one_on_one_id)
+           WHERE r.delivery_state IN ('scheduled', 'sending')
+             AND (o.one_on_one_id IS NULL OR o.status IN ('cancelled', 'declined') OR o.is_archived)
+           ORDER BY 1"""
+    ).fetchall()
+    examples = "\n".join(f"- `{r}`: 1:1 {m}{' (archived)' if a else ''}" for r, m, a in rows[:10])
+    return dg.AssetCheckResult(
+        check_name=WITHDRAWN_CHECK,
+        passed=not rows,
+        metadata={
+            "reminders_pending_for_dead_1on1s": dg.MetadataValue.int(len(rows)),
+            "examples": dg.MetadataValue.md(examples or "none"),
+        },
+    )
+
+
 def delivery_state(reminder: Reminder, now: datetime) -> str:
     return "sending" if reminder.state == "scheduled" and reminder.is_leased(now) else reminder.state
 
@@ -89,6 +118,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, reminders: list[Reminder], no
     owners=["team:smvue-data"],
     deps=[ONE_ON_ONES, *CADENCE_MART_KEYS],
     pool=WAREHOUSE_POOL,
+    check_specs=[dg.AssetCheckSpec(WITHDRAWN_CHECK, asset=PREP_REMINDERS)],
     tags={"domain": "reminders"},
 )
 def prep_reminders(
@@ -110,6 +140,7 @@ def prep_reminders(
         outcome = plan_and_store(con, repo, now, timedelta(minutes=config.default_lead_minutes))
         reminders = repo.all()
         write_snapshot(con, reminders, now)
+        check = withdrawn_check(con)
     states: dict[str, int] = {}
     for r in reminders:
         states[delivery_state(r, now)] = states.get(delivery_state(r, now), 0) + 1
@@ -132,7 +163,8 @@ def prep_reminders(
             "withdrawn": dg.MetadataValue.int(outcome.withdrawn),
             **{f"state_{name}": dg.MetadataValue.int(count) for name, count in sorted(states.items())},
             "next_reminders": dg.MetadataValue.md(preview),
-        }
+        },
+        check_results=[check],
     )
 
 
