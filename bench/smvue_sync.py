@@ -207,14 +207,14 @@ def main(argv: list[str] | None = None) -> int:
 
     engine.SyncEngine.run = timed_run
     # Where the engine's time goes: applying (DuckDB, on the run's thread, one transaction per
-    # calendar) and fetching (provider calls and parsing, on the fetch threads; summed).
+    # batch of calendars) and fetching (provider calls and parsing, on the fetch threads; summed).
     spent = {"apply_s": 0.0, "fetch_s": 0.0}
-    original_apply, original_fetch = engine.apply_calendar, engine.SyncEngine.fetch
+    original_apply, original_fetch = engine.apply_batch, engine.SyncEngine.fetch
 
-    def timed_apply(con, **kwargs):
+    def timed_apply(con, batch, now):
         began = time.perf_counter()
         try:
-            return original_apply(con, **kwargs)
+            return original_apply(con, batch, now)
         finally:
             spent["apply_s"] += time.perf_counter() - began
 
@@ -225,17 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             spent["fetch_s"] += time.perf_counter() - began
 
-    engine.apply_calendar = timed_apply
+    engine.apply_batch = timed_apply
     engine.SyncEngine.fetch = staticmethod(timed_fetch)
     if args.announce:
-        apply = engine.apply_calendar
+        apply = engine.apply_batch
 
-        def apply_and_announce(con, **kwargs):
-            counts = apply(con, **kwargs)
-            print("applied", kwargs["connection_id"], kwargs["calendar_id"], flush=True)
+        def apply_and_announce(con, batch, now):
+            counts = apply(con, batch, now)
+            for changes in batch:
+                print("applied", changes.connection_id, changes.calendar_id, flush=True)
             return counts
 
-        engine.apply_calendar = apply_and_announce
+        engine.apply_batch = apply_and_announce
         print("syncing", flush=True)
 
     request = {"full": True} if args.full else {}

@@ -177,6 +177,9 @@ class ProviderSession(ABC):
 
     stats: RequestStats
 
+    def close(self) -> None:  # noqa: B027 - optional hook, most sessions hold nothing to release
+        """Release connections held by the session (the engine calls it when a connection is done)."""
+
     @abstractmethod
     def list_calendars(self) -> list[CalendarInfo]: ...
 

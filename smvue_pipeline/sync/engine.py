@@ -1,14 +1,18 @@
 """Syncing calendars: decide full or incremental, fetch through the provider session, apply.
 
-Fetching (network) runs concurrently across connections; applying (DuckDB) runs on the caller's
-thread, one transaction per calendar. The engine never branches on the provider.
+Fetching (network, and turning records into Arrow) runs concurrently across connections; applying
+(DuckDB) runs on the caller's thread. Whatever finished fetching while the previous batch was being
+written goes into the next transaction together (group commit), and only a bounded number of
+connections may be fetched ahead of the writer, which bounds memory. The engine never branches on
+the provider.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +28,14 @@ from smvue_pipeline.providers.base import (
     RequestStats,
     SyncWindow,
 )
-from smvue_pipeline.sync.raw_store import ApplyCounts, SyncState, apply_calendar, load_states
+from smvue_pipeline.sync.raw_store import (
+    ApplyCounts,
+    CalendarChanges,
+    SyncState,
+    apply_batch,
+    events_table,
+    load_states,
+)
 from smvue_pipeline.sync.window import sync_window
 
 log = logging.getLogger(__name__)
@@ -90,9 +101,12 @@ class SyncEngine:
         now: Callable[[], datetime],
         past_days: int = 90,
         future_days: int = 30,
-        max_workers: int = 4,
+        max_workers: int = 2,
+        max_ahead: int = 6,
     ) -> None:
         self.con = con
+        # Connections fetched but not yet written, at most: bounds memory, sizes the group commits.
+        self.max_ahead = max(1, max_ahead)
         self.now = now
         self.past_days = past_days
         self.future_days = future_days
@@ -131,14 +145,25 @@ class SyncEngine:
     # --- running -----------------------------------------------------------------------------
     def run(self, jobs: Iterable[ConnectionJob]) -> list[ConnectionResult]:
         jobs = list(jobs)
-        window = sync_window(self.now(), self.past_days, self.future_days)
+        now = self.now()  # one synced_at for the whole run
+        # Batches are small and the fetch threads need the other core: one DuckDB thread keeps the
+        # writer from competing with them (and keeps its per-thread buffers out of memory).
+        previous_threads = self.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        self.con.execute("SET threads = 1")
+        try:
+            return self._run(jobs, now)
+        finally:
+            self.con.execute(f"SET threads = {int(previous_threads)}")
+
+    def _run(self, jobs: list[ConnectionJob], now: datetime) -> list[ConnectionResult]:
+        window = sync_window(now, self.past_days, self.future_days)
         states = load_states(self.con)
         results: dict[str, ConnectionResult] = {}
 
         def fetch_connection(
             job: ConnectionJob,
-        ) -> tuple[list[FetchedCalendar], RequestStats, Exception | None]:
-            fetched: list[FetchedCalendar] = []
+        ) -> tuple[list[tuple[str, CalendarChanges]], RequestStats, Exception | None]:
+            ready: list[tuple[str, CalendarChanges]] = []
             session = None
             try:
                 session = job.open_session()
@@ -149,38 +174,60 @@ class SyncEngine:
                         job.force_full,
                         window,
                     )
-                    fetched.append(self.fetch(session, plan, window))
+                    item = self.fetch(session, plan, window)
+                    # Arrow here, on the fetch thread: the writer then only runs DuckDB (which
+                    # releases the GIL), and a fetched calendar waits in compact columns.
+                    table = events_table(job.connection_id, job.provider, calendar.name, item.events, now)
+                    ready.append(
+                        (
+                            item.mode,
+                            CalendarChanges(
+                                connection_id=job.connection_id,
+                                provider=job.provider,
+                                calendar_id=calendar.calendar_id,
+                                events=table,
+                                removals=item.removals,
+                                cursor=item.cursor,
+                                window=window if item.full else item.plan.window,
+                                full=item.full,
+                            ),
+                        )
+                    )
             except Exception as exc:  # one connection's failure never stops the others
                 # Calendars fetched before the failure are complete (each carries its own cursor),
                 # so they are still applied: a calendar that keeps failing does not hold the
                 # others back. The request counts go into the run's report either way.
-                return fetched, session.stats if session else RequestStats(), exc
-            return fetched, session.stats, None
+                return ready, session.stats if session else RequestStats(), exc
+            finally:
+                if session is not None:
+                    session.close()
+            return ready, session.stats, None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(jobs) or 1))) as pool:
-            futures = {pool.submit(fetch_connection, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                result = ConnectionResult(job.connection_id, job.provider)
-                results[job.connection_id] = result
-                fetched, result.stats, result.error = future.result()
-                if result.error is not None:
-                    log.warning("connection %s failed: %s", job.connection_id, type(result.error).__name__)
-                for item in fetched:
-                    counts = apply_calendar(
-                        self.con,
-                        connection_id=job.connection_id,
-                        provider=job.provider,
-                        calendar_id=item.plan.calendar.calendar_id,
-                        calendar_name=item.plan.calendar.name,
-                        events=item.events,
-                        removals=item.removals,
-                        cursor=item.cursor,
-                        window=window if item.full else item.plan.window,
-                        full=item.full,
-                        now=self.now(),
-                    )
-                    result.calendars.append(CalendarResult(item.plan.calendar.calendar_id, item.mode, counts))
+        pending = deque(jobs)
+        in_flight: dict = {}
+        workers = max(1, min(self.max_workers, len(jobs) or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+
+            def top_up() -> None:
+                while pending and len(in_flight) < self.max_ahead:
+                    job = pending.popleft()
+                    in_flight[pool.submit(fetch_connection, job)] = job
+
+            top_up()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                finished = [(in_flight.pop(future), future.result()) for future in done]
+                top_up()  # the next fetches run while this batch is written
+                batch: list[tuple[ConnectionResult, str, CalendarChanges]] = []
+                for job, (ready, stats, error) in finished:
+                    result = ConnectionResult(job.connection_id, job.provider, stats=stats, error=error)
+                    results[job.connection_id] = result
+                    if error is not None:
+                        log.warning("connection %s failed: %s", job.connection_id, type(error).__name__)
+                    batch.extend((result, mode, changes) for mode, changes in ready)
+                counts = apply_batch(self.con, [changes for _, _, changes in batch], now)
+                for (result, mode, changes), tally in zip(batch, counts, strict=True):
+                    result.calendars.append(CalendarResult(changes.calendar_id, mode, tally))
         return [results[job.connection_id] for job in jobs if job.connection_id in results]
 
 

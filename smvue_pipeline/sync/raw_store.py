@@ -1,8 +1,9 @@
-"""raw.calendar_events and raw.sync_state: reading cursors and applying a calendar's changes.
+"""raw.calendar_events and raw.sync_state: reading cursors and applying calendars' changes.
 
-Every write for one calendar — rows, cancellations and the new cursor — happens in one DuckDB
-transaction, so a crash leaves either the old state or the new one, never a cursor ahead of rows.
-Rows go in as one Arrow table (bulk), never row by row.
+Every write for a batch of calendars — rows, cancellations and their new cursors — happens in one
+DuckDB transaction, so a crash leaves either the old state or the new one, never a cursor ahead of
+its rows. Rows go in as one Arrow table and every step is one set-based statement for the whole
+batch: a transaction's fixed cost is paid once per batch, not once per calendar.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = ", ".join(EVENT_SCHEMA.names)
+REMOVED_SCHEMA = pa.schema(
+    [
+        ("connection_id", pa.string()),
+        ("calendar_id", pa.string()),
+        ("event_id", pa.string()),
+        ("series", pa.bool_()),
+        ("window_only", pa.bool_()),
+    ]
+)
 
 
 @dataclass
@@ -115,6 +125,20 @@ def events_table(
     return pa.table(columns, schema=EVENT_SCHEMA)
 
 
+@dataclass
+class CalendarChanges:
+    """One calendar's fetched changes, ready to apply: rows already in Arrow (EVENT_SCHEMA)."""
+
+    connection_id: str
+    provider: str
+    calendar_id: str
+    events: pa.Table
+    removals: list[Removal]
+    cursor: str | None
+    window: SyncWindow
+    full: bool
+
+
 def apply_calendar(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -130,110 +154,132 @@ def apply_calendar(
     now: datetime,
 ) -> ApplyCounts:
     """Apply one calendar's fetched changes and its new cursor atomically."""
-    counts = ApplyCounts()
-    staged = events_table(connection_id, provider, calendar_name, events, now)
-    key = (connection_id, calendar_id)
+    table = events_table(connection_id, provider, calendar_name, events, now)
+    changes = CalendarChanges(connection_id, provider, calendar_id, table, removals, cursor, window, full)
+    return apply_batch(con, [changes], now)[0]
+
+
+def apply_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[CalendarChanges], now: datetime
+) -> list[ApplyCounts]:
+    """Apply several calendars' changes and cursors in one transaction; counts in batch order."""
+    if not batch:
+        return []
+    plans = pa.table(
+        {
+            "connection_id": [c.connection_id for c in batch],
+            "calendar_id": [c.calendar_id for c in batch],
+            "provider": [c.provider for c in batch],
+            "sync_cursor": [c.cursor for c in batch],
+            "window_start": pa.array([c.window.start for c in batch], TS),
+            "window_end": pa.array([c.window.end for c in batch], TS),
+            "is_full": [c.full for c in batch],
+        }
+    )
+    staged = pa.concat_tables([c.events for c in batch]) if batch else EVENT_SCHEMA.empty_table()
+    removed = pa.table(
+        {
+            "connection_id": [c.connection_id for c in batch for _ in c.removals],
+            "calendar_id": [c.calendar_id for c in batch for _ in c.removals],
+            "event_id": [r.event_id for c in batch for r in c.removals],
+            "series": [r.series for c in batch for r in c.removals],
+            "window_only": [r.window_only for c in batch for r in c.removals],
+        },
+        schema=REMOVED_SCHEMA,
+    )
+    counts = {(c.connection_id, c.calendar_id): ApplyCounts() for c in batch}
     con.execute("BEGIN TRANSACTION")
     try:
+        con.register("sync_plans", plans)
         con.register("staged_events", staged)
+        con.register("removed_events", removed)
         # Keep what overlaps the window, and updates to rows we already hold (an event moving out
         # of the window must not stay behind at its old time). The rest enters with the window.
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT s.* FROM staged_events s
-            WHERE (s.end_at > $start AND s.start_at < $end)
-               OR EXISTS (SELECT 1 FROM raw.calendar_events r
-                          WHERE r.connection_id = s.connection_id AND r.calendar_id = s.calendar_id
-                            AND r.event_id = s.event_id)
-            """,
-            {"start": window.start, "end": window.end},
+            SELECT {", ".join("s." + name for name in EVENT_SCHEMA.names)}, r.event_id IS NOT NULL AS existed
+            FROM staged_events s
+            JOIN sync_plans p USING (connection_id, calendar_id)
+            LEFT JOIN raw.calendar_events r USING (connection_id, calendar_id, event_id)
+            WHERE (s.end_at > p.window_start AND s.start_at < p.window_end) OR r.event_id IS NOT NULL
+            """
         )
-        kept = con.execute("SELECT count(*) FROM incoming").fetchone()[0]
-        counts.skipped_outside_window = len(events) - kept
-        counts.updated = con.execute(
-            """SELECT count(*) FROM incoming i JOIN raw.calendar_events r
-               USING (connection_id, calendar_id, event_id)"""
+        for connection_id, calendar_id, kept, existed in con.execute(
+            "SELECT connection_id, calendar_id, count(*), count(*) FILTER (existed) FROM incoming GROUP BY ALL"
+        ).fetchall():
+            tally = counts[(connection_id, calendar_id)]
+            tally.updated, tally.inserted = existed, kept - existed
+        for change in batch:
+            tally = counts[(change.connection_id, change.calendar_id)]
+            tally.skipped_outside_window = change.events.num_rows - tally.inserted - tally.updated
+        # Replace by key: delete what is about to be rewritten, then insert the batch in bulk.
+        con.execute(
+            """DELETE FROM raw.calendar_events r USING incoming i
+               WHERE i.existed AND r.connection_id = i.connection_id AND r.calendar_id = i.calendar_id
+                 AND r.event_id = i.event_id"""
+        )
+        con.execute(f"INSERT INTO raw.calendar_events ({COLUMNS}) SELECT {COLUMNS} FROM incoming")
+        cancelled = _apply_removals(con, now) if removed.num_rows else []
+        # Only calendars synced before can hold rows the full listing did not return.
+        resynced = con.execute(
+            "SELECT count(*) FROM sync_plans p JOIN raw.sync_state USING (connection_id, calendar_id) WHERE p.is_full"
         ).fetchone()[0]
-        counts.inserted = kept - counts.updated
-        con.execute(f"INSERT OR REPLACE INTO raw.calendar_events ({COLUMNS}) SELECT {COLUMNS} FROM incoming")
-        counts.cancelled += _apply_removals(con, key, removals, window, now)
-        if full:
-            counts.cancelled += _cancel_missing(con, key, window, now)
+        if resynced:
+            cancelled += _cancel_missing(con, now)
+        for connection_id, calendar_id in cancelled:
+            counts[(connection_id, calendar_id)].cancelled += 1
         con.execute(
             """
             INSERT OR REPLACE INTO raw.sync_state
                 (connection_id, calendar_id, provider, sync_cursor, window_start, window_end,
                  last_full_sync_at, last_sync_at)
-            VALUES ($c, $cal, $p, $cursor, $ws, $we,
-                    CASE WHEN $full THEN $now ELSE
-                        (SELECT last_full_sync_at FROM raw.sync_state
-                         WHERE connection_id = $c AND calendar_id = $cal) END,
-                    $now)
+            SELECT p.connection_id, p.calendar_id, p.provider, p.sync_cursor, p.window_start, p.window_end,
+                   CASE WHEN p.is_full THEN $now ELSE s.last_full_sync_at END, $now
+            FROM sync_plans p LEFT JOIN raw.sync_state s USING (connection_id, calendar_id)
             """,
-            {
-                "c": connection_id,
-                "cal": calendar_id,
-                "p": provider,
-                "cursor": cursor,
-                "ws": window.start,
-                "we": window.end,
-                "full": full,
-                "now": now,
-            },
+            {"now": now},
         )
         con.execute("DROP TABLE incoming")
-        con.unregister("staged_events")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return counts
+    finally:
+        for name in ("sync_plans", "staged_events", "removed_events"):
+            con.unregister(name)
+    return [counts[(c.connection_id, c.calendar_id)] for c in batch]
 
 
-def _apply_removals(
-    con: duckdb.DuckDBPyConnection,
-    key: tuple[str, str],
-    removals: list[Removal],
-    window: SyncWindow,
-    now: datetime,
-) -> int:
-    if not removals:
-        return 0
-    removed = pa.table(
-        {
-            "event_id": [r.event_id for r in removals],
-            "series": [r.series for r in removals],
-            "window_only": [r.window_only for r in removals],
-        }
-    )
-    con.register("removed_events", removed)
-    try:
-        return con.execute(
-            """
-            UPDATE raw.calendar_events r SET status = 'cancelled', synced_at = $now
-            FROM removed_events x
-            WHERE r.connection_id = $c AND r.calendar_id = $cal AND r.status <> 'cancelled'
+def _apply_removals(con: duckdb.DuckDBPyConnection, now: datetime) -> list[tuple[str, str]]:
+    return con.execute(
+        """
+        UPDATE raw.calendar_events r SET status = 'cancelled', synced_at = $now
+        WHERE r.status <> 'cancelled' AND EXISTS (
+            SELECT 1 FROM removed_events x JOIN sync_plans p USING (connection_id, calendar_id)
+            WHERE x.connection_id = r.connection_id AND x.calendar_id = r.calendar_id
               AND (r.event_id = x.event_id OR (x.series AND r.recurring_event_id = x.event_id))
               -- a Graph removal may only mean "left the window": rows outside it are history, kept
-              AND (NOT x.window_only OR (r.end_at > $start AND r.start_at < $end))
-            """,
-            {"now": now, "c": key[0], "cal": key[1], "start": window.start, "end": window.end},
-        ).fetchone()[0]
-    finally:
-        con.unregister("removed_events")
+              AND (NOT x.window_only OR (r.end_at > p.window_start AND r.start_at < p.window_end)))
+        RETURNING r.connection_id, r.calendar_id
+        """,
+        {"now": now},
+    ).fetchall()
 
 
-def _cancel_missing(
-    con: duckdb.DuckDBPyConnection, key: tuple[str, str], window: SyncWindow, now: datetime
-) -> int:
+def _cancel_missing(con: duckdb.DuckDBPyConnection, now: datetime) -> list[tuple[str, str]]:
     """After a complete full listing, live rows inside the window that it did not return are gone."""
     return con.execute(
         """
         UPDATE raw.calendar_events r SET status = 'cancelled', synced_at = $now
-        WHERE r.connection_id = $c AND r.calendar_id = $cal AND r.status <> 'cancelled'
-          AND r.end_at > $start AND r.start_at < $end
-          AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.event_id = r.event_id)
+        WHERE r.status <> 'cancelled' AND EXISTS (
+            SELECT 1 FROM sync_plans p
+            WHERE p.is_full AND p.connection_id = r.connection_id AND p.calendar_id = r.calendar_id
+              AND r.end_at > p.window_start AND r.start_at < p.window_end)
+          AND NOT EXISTS (
+            SELECT 1 FROM incoming i
+            WHERE i.connection_id = r.connection_id AND i.calendar_id = r.calendar_id AND i.event_id = r.event_id)
+        RETURNING r.connection_id, r.calendar_id
         """,
-        {"now": now, "c": key[0], "cal": key[1], "start": window.start, "end": window.end},
-    ).fetchone()[0]
+        {"now": now},
+    ).fetchall()

@@ -26,8 +26,11 @@ CREATE TABLE IF NOT EXISTS raw.calendar_events (
     video_link           VARCHAR,
     smvue_meeting_id     VARCHAR,
     provider_updated_at  TIMESTAMPTZ,
-    synced_at            TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (connection_id, calendar_id, event_id)
+    synced_at            TIMESTAMPTZ NOT NULL
+    -- Key: (connection_id, calendar_id, event_id). Not declared as a PRIMARY KEY: DuckDB keeps such
+    -- an index in memory (about 1 kB per row) and pays for it on every insert. The single writer
+    -- replaces rows by key inside its transaction, and the blocking `unique_event_key` check
+    -- verifies the key after every sync.
 );
 
 -- Where each calendar's incremental sync resumes. Written in the same transaction as the rows it

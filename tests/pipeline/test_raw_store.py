@@ -136,3 +136,47 @@ def test_cursor_commits_with_the_rows_and_rolls_back_with_them(con, monkeypatch)
         apply(con, [record("b", NOW)], removals=[Removal("cal", "a")], cursor="second")
     assert load_states(con)[("conn", "cal")].cursor == "first"
     assert rows(con) == {"a": "confirmed"}
+
+
+def test_a_batch_applies_several_calendars_atomically_with_their_own_counts(con):
+    from smvue_pipeline.sync.raw_store import CalendarChanges, apply_batch, events_table
+
+    def changes(calendar_id, events, removals=(), full=False, cursor="c"):
+        table = events_table("conn", "google", "Work", [_on(e, calendar_id) for e in events], NOW)
+        return CalendarChanges("conn", "google", calendar_id, table, list(removals), cursor, WINDOW, full)
+
+    apply_batch(
+        con,
+        [
+            changes("a", [record("x", NOW), record("y", NOW)], full=True),
+            changes("b", [record("z", NOW)], full=True),
+        ],
+        NOW,
+    )
+    counts = apply_batch(
+        con,
+        [
+            changes("a", [record("x", NOW, title="renamed")], full=True, cursor="a2"),  # y is gone
+            changes("b", [record("w", NOW)], removals=[Removal("b", "z")], cursor="b2"),
+        ],
+        NOW,
+    )
+    assert [(c.inserted, c.updated, c.cancelled) for c in counts] == [(0, 1, 1), (1, 0, 1)]
+    rows = dict(
+        ((cal, event), status)
+        for cal, event, status in con.execute(
+            "SELECT calendar_id, event_id, status FROM raw.calendar_events"
+        ).fetchall()
+    )
+    assert rows == {
+        ("a", "x"): "confirmed",
+        ("a", "y"): "cancelled",
+        ("b", "z"): "cancelled",
+        ("b", "w"): "confirmed",
+    }
+    assert {k[1]: v.cursor for k, v in load_states(con).items()} == {"a": "a2", "b": "b2"}
+
+
+def _on(event: EventRecord, calendar_id: str) -> EventRecord:
+    event.calendar_id = calendar_id
+    return event

@@ -1,7 +1,7 @@
 """A sync process for the kill -9 test: raw_calendar_events against $SMVUE_HOME with small pages.
 
 Run as `python -m tests.sync.sync_child PAGE_SIZE`; the environment says where everything is. It
-prints `applied <connection> <calendar>` after each calendar's transaction committed, so the test
+prints `applied <connection> <calendar>` for each calendar once its transaction committed, so the test
 can kill it at a known point instead of guessing from timing."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from smvue_pipeline.sync import engine
 
 
 def _announcing(apply):
-    def apply_and_announce(con, **kwargs):
-        counts = apply(con, **kwargs)
-        print("applied", kwargs["connection_id"], kwargs["calendar_id"], flush=True)
+    def apply_and_announce(con, batch, now):
+        counts = apply(con, batch, now)
+        for changes in batch:
+            print("applied", changes.connection_id, changes.calendar_id, flush=True)
         return counts
 
     return apply_and_announce
@@ -44,7 +45,7 @@ def main(page_size: int) -> int:
         client_secret=settings.ms_client_secret,
         delta_page_size=page_size,
     )
-    engine.apply_calendar = _announcing(engine.apply_calendar)
+    engine.apply_batch = _announcing(engine.apply_batch)
     print("syncing", flush=True)
     result = dg.materialize([raw_calendar_events], resources=resources)
     return 0 if result.success else 1

@@ -8,6 +8,7 @@ the moment they change, and maps errors onto the provider-neutral ones.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,11 +17,13 @@ from urllib.parse import urlencode
 import google.auth.exceptions
 import google_auth_httplib2
 import httplib2
+import orjson
 import requests
 from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+from googleapiclient.model import JsonModel
 from pydantic import Field, PrivateAttr
 
 from smvue_pipeline.providers import oauth
@@ -223,17 +226,13 @@ class GoogleSession(ProviderSession):
             expiry=datetime.fromisoformat(expiry).astimezone(UTC).replace(tzinfo=None) if expiry else None,
         )
         self._saved = (self._creds.token, self._creds.refresh_token)
-        authed = google_auth_httplib2.AuthorizedHttp(
+        self._http = google_auth_httplib2.AuthorizedHttp(
             self._creds, http=httplib2.Http(timeout=client.request_timeout_seconds)
         )
-        self._service = build(
-            "calendar",
-            "v3",
-            http=authed,
-            client_options={"api_endpoint": client.api_base},
-            static_discovery=True,
-            cache_discovery=False,
-        )
+        self._service = _shared_service(client.api_base)
+
+    def close(self) -> None:
+        self._http.http.close()
 
     # --- plumbing ----------------------------------------------------------------------------
     def _execute(self, request, *, not_found_ok: bool = False):
@@ -244,7 +243,7 @@ class GoogleSession(ProviderSession):
             try:
                 self._ensure_fresh_token()
                 self.stats.requests += 1
-                result = request.execute(num_retries=0)
+                result = request.execute(http=self._http, num_retries=0)
                 self._persist_if_refreshed()
                 if isinstance(result, str) and result:
                     # googleapiclient hands back a body it could not parse as JSON as a plain
@@ -444,6 +443,39 @@ class GoogleSession(ProviderSession):
             self._service.events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates="all"),
             not_found_ok=True,
         )
+
+
+_SERVICES: dict[str, object] = {}
+_SERVICES_LOCK = threading.Lock()
+
+
+class _FastJsonModel(JsonModel):
+    """googleapiclient's JSON model with orjson: parsing dominates a large import's CPU. Bodies that
+    are not JSON still come back as text, as the stock model does (`_execute` retries those)."""
+
+    def deserialize(self, content):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+
+
+def _shared_service(api_base: str):
+    """One discovery-built service per API root and process: building one parses the ~400 kB
+    discovery document, which per session cost time and memory. Requests carry their session's
+    authorized http at execute time, so sharing it shares no credentials."""
+    with _SERVICES_LOCK:
+        if api_base not in _SERVICES:
+            _SERVICES[api_base] = build(
+                "calendar",
+                "v3",
+                http=httplib2.Http(),
+                client_options={"api_endpoint": api_base},
+                static_discovery=True,
+                cache_discovery=False,
+                model=_FastJsonModel(),
+            )
+        return _SERVICES[api_base]
 
 
 def _event_body(meeting: MeetingSpec) -> dict:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 import msal
+import orjson
 import requests
 from pydantic import Field, PrivateAttr
 
@@ -231,6 +232,10 @@ class OutlookSession(ProviderSession):
         self._masters: dict[str, dict] = {}
         self.stats = RequestStats()
 
+    def close(self) -> None:
+        self._http.close()
+        self._app.http_client.close()
+
     # --- plumbing ----------------------------------------------------------------------------
     def _access_token(self, force_refresh: bool = False) -> str:
         if self._token and not force_refresh:
@@ -298,8 +303,8 @@ class OutlookSession(ProviderSession):
                 if status == 204 or not response.content:
                     return {}
                 try:
-                    return response.json()
-                except ValueError as exc:  # a truncated body
+                    return orjson.loads(response.content)
+                except orjson.JSONDecodeError as exc:  # a truncated body
                     last_error = exc
                     self._retry.wait(attempt, None)
                     continue

@@ -83,30 +83,36 @@ def meeting_id_from_transaction(transaction_id: str | None) -> str | None:
 
 
 def _attendees(item: dict, owner_email: str | None) -> tuple[list[Attendee], str | None]:
-    organizer = ((item.get("organizer") or {}).get("emailAddress") or {}).get("address")
+    organizer_address = (item.get("organizer") or {}).get("emailAddress") or {}
+    organizer = organizer_address.get("address")
+    organizer_key = organizer.lower() if organizer else None
     people: list[Attendee] = []
-    for a in item.get("attendees") or []:
-        address = (a.get("emailAddress") or {}).get("address")
+    organizer_listed = False
+    for a in item.get("attendees") or ():
+        address_of = a.get("emailAddress") or {}
+        address = address_of.get("address")
         if not address:
             continue
+        is_organizer = organizer_key is not None and address.lower() == organizer_key
+        organizer_listed = organizer_listed or is_organizer
         people.append(
             Attendee(
                 email=address,
-                name=(a.get("emailAddress") or {}).get("name"),
+                name=address_of.get("name"),
                 response_status=RESPONSES.get((a.get("status") or {}).get("response", "none"), "needsAction"),
-                is_organizer=bool(organizer) and address.lower() == organizer.lower(),
+                is_organizer=is_organizer,
                 is_resource=a.get("type") == "resource",
             )
         )
     # Graph lists the organizer apart from the attendees; Google lists it among them. Normalize.
-    if organizer and people and not any(p.email.lower() == organizer.lower() for p in people):
-        name = ((item.get("organizer") or {}).get("emailAddress") or {}).get("name")
-        people.insert(0, Attendee(organizer, name, "accepted", True, False))
+    if organizer and people and not organizer_listed:
+        people.insert(0, Attendee(organizer, organizer_address.get("name"), "accepted", True, False))
     # The mailbox owner's own answer lives in responseStatus, not in the attendee list.
     own = RESPONSES.get((item.get("responseStatus") or {}).get("response", ""))
     if owner_email and own and not item.get("isOrganizer"):
+        owner_key = owner_email.lower()
         for person in people:
-            if person.email.lower() == owner_email.lower():
+            if person.email.lower() == owner_key:
                 person.response_status = own
     return people, organizer
 
@@ -115,7 +121,8 @@ def to_record(
     calendar_id: str, item: dict, owner_email: str | None, master: dict | None = None
 ) -> EventRecord:
     """A full item, or a sparse occurrence completed from its series master."""
-    source = {**(master or {}), **{k: v for k, v in item.items() if v is not None}}
+    # Full items stand alone; a sparse occurrence takes everything it lacks from its master.
+    source = item if not master else {**master, **{k: v for k, v in item.items() if v is not None}}
     attendees, organizer = _attendees(source, owner_email)
     start_at = parse_graph_time(item.get("start"))
     original = _parse_iso(item.get("originalStart")) if item.get("originalStart") else None
