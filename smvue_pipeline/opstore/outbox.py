@@ -105,6 +105,12 @@ class Outbox:
         written by one worker at a time."""
         stamp, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
         claims = []
+        # Idle polls read without taking the write lock: the webhook intake shares this SQLite file
+        # and must never wait behind a worker that has nothing to do.
+        if not self.store.query_one(
+            "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1", (stamp,)
+        ):
+            return claims
         with self.store.transaction() as conn:
             rows = conn.execute(
                 """SELECT o.* FROM outbox o
