@@ -62,7 +62,12 @@ def evaluate(
             dg.RunRequest(
                 # One launch per tick at most; the tick's time keeps run keys unique and readable.
                 run_key=f"prep-reminders-{now.strftime('%Y%m%dT%H%M%S')}",
-                tags={"reminders_due": str(summary.due), "domain": "reminders"},
+                # Filterable beside the sync runs' smvue/trigger tags on the Runs page.
+                tags={
+                    "smvue/trigger": "prep_reminders",
+                    "reminders_due": str(summary.due),
+                    "domain": "reminders",
+                },
             )
         ],
         cursor=cursor,
