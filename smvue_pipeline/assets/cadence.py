@@ -188,6 +188,51 @@ def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
         keep_parse_cache(Path(target_dir))
     release_adapter_connection()
     publish(settings.warehouse_path, settings.published_path)
+    observation = cadence_observation(settings)
+    if observation is not None:
+        yield observation
+
+
+CADENCE_STATUSES = ("on_track", "due", "overdue", "never_met")
+
+
+def cadence_observation(settings: Settings) -> dg.AssetObservation | None:
+    """Pairs per cadence status (the UI plots them over time) and a preview of the pairs needing
+    attention, read from the snapshot just published (no warehouse lock). A KPI that cannot be
+    read is a log line, never a failed run."""
+    from smvue_pipeline.sql.one_on_ones import markdown_table
+    from smvue_pipeline.warehouse.database import open_database
+
+    try:
+        con = open_database(settings.published_path, settings.warehouse_key, read_only=True)
+        try:
+            counts = dict(
+                con.execute(
+                    "SELECT cadence_status, count(*) FROM analytics.cadence_metrics GROUP BY ALL"
+                ).fetchall()
+            )
+            head = con.execute(
+                """SELECT manager_id, rep_id, cadence_status, days_since_last_held, suggested_interval_days,
+                          held_last_30d, strftime(next_scheduled_at, '%Y-%m-%d %H:%M') AS next_scheduled_utc
+                   FROM analytics.cadence_metrics
+                   ORDER BY CASE cadence_status WHEN 'overdue' THEN 0 WHEN 'due' THEN 1
+                                                WHEN 'never_met' THEN 2 ELSE 3 END,
+                            days_since_last_held DESC NULLS LAST, manager_id, rep_id
+                   LIMIT 5"""
+            )
+            preview = markdown_table([d[0] for d in head.description], head.fetchall())
+        finally:
+            con.close()
+    except Exception as exc:  # noqa: BLE001 - metadata only
+        logging.getLogger(__name__).warning("cadence KPIs unavailable: %s", str(exc).splitlines()[0])
+        return None
+    return dg.AssetObservation(
+        asset_key=dg.AssetKey("cadence_metrics"),
+        metadata={
+            **{f"pairs_{status}": dg.MetadataValue.int(counts.get(status, 0)) for status in CADENCE_STATUSES},
+            "needing_attention": dg.MetadataValue.md(preview),
+        },
+    )
 
 
 def release_adapter_connection() -> None:
