@@ -123,8 +123,13 @@ class ScratchWarehouse:
         original_start: datetime | None = None,
         video_link: str | None = None,
     ) -> None:
+        # Replace by key, as the sync engine does (raw.calendar_events declares no primary key).
         self.con.execute(
-            """INSERT OR REPLACE INTO raw.calendar_events (connection_id, provider, calendar_id, calendar_name,
+            "DELETE FROM raw.calendar_events WHERE connection_id = ? AND calendar_id = ? AND event_id = ?",
+            [connection_id, calendar_id, event_id],
+        )
+        self.con.execute(
+            """INSERT INTO raw.calendar_events (connection_id, provider, calendar_id, calendar_name,
                    event_id, ical_uid, recurring_event_id, original_start_at, status, title, start_at, end_at,
                    is_all_day, time_zone, organizer_email, attendees, location, video_link, smvue_meeting_id,
                    provider_updated_at, synced_at)
