@@ -60,25 +60,11 @@ class SmvueHome:
         if self._service is None:
             from smvue_pipeline.connect import ConnectService
             from smvue_pipeline.opstore import OpStore
-            from smvue_pipeline.providers.google.client import GoogleCalendarClient
-            from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+            from smvue_pipeline.providers.factory import calendar_providers
             from smvue_pipeline.security.cipher import TokenCipher
 
             s = self.settings
-            providers = {
-                "google": GoogleCalendarClient(
-                    api_base=s.google_api_base,
-                    auth_base=s.google_auth_base,
-                    client_id=s.google_client_id,
-                    client_secret=s.google_client_secret,
-                ),
-                "microsoft": OutlookCalendarClient(
-                    api_base=s.graph_api_base,
-                    authority=s.ms_authority,
-                    client_id=s.ms_client_id,
-                    client_secret=s.ms_client_secret,
-                ),
-            }
+            providers = calendar_providers(s)
             self._service = ConnectService(
                 OpStore(s.opstore_path), TokenCipher(s.secret_key()), providers, s.public_url
             )
@@ -162,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from smvue_pipeline.assets.raw_events import raw_calendar_events
-    from smvue_pipeline.providers.google.client import GoogleCalendarClient
-    from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+    from smvue_pipeline.providers.factory import calendar_providers
     from smvue_pipeline.resources.bindings import build_resources
     from smvue_pipeline.settings import Settings
     from smvue_pipeline.sync import engine
@@ -176,22 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.request_timeout is not None:
         tuning |= {"request_timeout_seconds": args.request_timeout}
     if args.page_size or tuning:
-        s = settings
-        resources["google_calendar"] = GoogleCalendarClient(
-            api_base=s.google_api_base,
-            auth_base=s.google_auth_base,
-            client_id=s.google_client_id,
-            client_secret=s.google_client_secret,
-            **({"page_size": args.page_size} if args.page_size else {}),
-            **tuning,
+        providers = calendar_providers(
+            settings,
+            google={**tuning, **({"page_size": args.page_size} if args.page_size else {})},
+            microsoft={**tuning, **({"delta_page_size": args.page_size} if args.page_size else {})},
         )
-        resources["outlook_calendar"] = OutlookCalendarClient(
-            api_base=s.graph_api_base,
-            authority=s.ms_authority,
-            client_id=s.ms_client_id,
-            client_secret=s.ms_client_secret,
-            **({"delta_page_size": args.page_size} if args.page_size else {}),
-            **tuning,
+        resources["google_calendar"], resources["outlook_calendar"] = (
+            providers["google"],
+            providers["microsoft"],
         )
 
     # Time spent inside SyncEngine.run (fetch + apply), apart from Dagster's run around it.

@@ -25,8 +25,7 @@ from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
 from smvue_pipeline.providers.base import CalendarProvider
-from smvue_pipeline.providers.google.client import GoogleCalendarClient
-from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
 from smvue_pipeline.watches import WatchManager
@@ -54,20 +53,7 @@ MAX_VALIDATION_TOKEN = 1024
 
 
 def build_providers(settings: Settings) -> dict[str, CalendarProvider]:
-    return {
-        "google": GoogleCalendarClient(
-            api_base=settings.google_api_base,
-            auth_base=settings.google_auth_base,
-            client_id=settings.google_client_id,
-            client_secret=settings.google_client_secret,
-        ),
-        "microsoft": OutlookCalendarClient(
-            api_base=settings.graph_api_base,
-            authority=settings.ms_authority,
-            client_id=settings.ms_client_id,
-            client_secret=settings.ms_client_secret,
-        ),
-    }
+    return calendar_providers(settings)
 
 
 @dataclass

@@ -6,8 +6,7 @@ import os
 
 import dagster as dg
 
-from smvue_pipeline.providers.google.client import GoogleCalendarClient
-from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
 from smvue_pipeline.settings import Settings
@@ -21,6 +20,7 @@ def _secret(name: str, default: str):
 
 def build_resources(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
+    providers = calendar_providers(settings, secret=_secret)
     return {
         "warehouse": WarehouseResource(
             path=str(settings.warehouse_path),
@@ -28,16 +28,6 @@ def build_resources(settings: Settings | None = None) -> dict:
             encryption_key=_secret("SMVUE_WAREHOUSE_KEY", None) if settings.warehouse_key else None,
         ),
         "opstore": OperationalStoreResource(path=str(settings.opstore_path)),
-        "google_calendar": GoogleCalendarClient(
-            api_base=settings.google_api_base,
-            auth_base=settings.google_auth_base,
-            client_id=settings.google_client_id,
-            client_secret=_secret("SMVUE_GOOGLE_CLIENT_SECRET", settings.google_client_secret),
-        ),
-        "outlook_calendar": OutlookCalendarClient(
-            api_base=settings.graph_api_base,
-            authority=settings.ms_authority,
-            client_id=settings.ms_client_id,
-            client_secret=_secret("SMVUE_MS_CLIENT_SECRET", settings.ms_client_secret),
-        ),
+        "google_calendar": providers["google"],
+        "outlook_calendar": providers["microsoft"],
     }

@@ -62,8 +62,7 @@ class WorkerConfig:
 def writeback_providers(settings: Settings) -> dict[str, CalendarProvider]:
     """Provider clients tuned for write-back: few in-call retries and short waits, because the outbox
     retries with its own backoff and a lease must outlive the slowest call."""
-    from smvue_pipeline.providers.google.client import GoogleCalendarClient
-    from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+    from smvue_pipeline.providers.factory import calendar_providers
 
     quick = {
         "max_attempts": 3,
@@ -72,22 +71,7 @@ def writeback_providers(settings: Settings) -> dict[str, CalendarProvider]:
         "max_retry_after_seconds": 10.0,
         "request_timeout_seconds": 20.0,
     }
-    return {
-        "google": GoogleCalendarClient(
-            api_base=settings.google_api_base,
-            auth_base=settings.google_auth_base,
-            client_id=settings.google_client_id,
-            client_secret=settings.google_client_secret,
-            **quick,
-        ),
-        "microsoft": OutlookCalendarClient(
-            api_base=settings.graph_api_base,
-            authority=settings.ms_authority,
-            client_id=settings.ms_client_id,
-            client_secret=settings.ms_client_secret,
-            **quick,
-        ),
-    }
+    return calendar_providers(settings, google=quick, microsoft=quick)
 
 
 def _one_line(error: BaseException) -> str:

@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
-from smvue_pipeline.providers.google.client import GoogleCalendarClient
-from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
@@ -55,22 +54,8 @@ def emulator_env(url: str, home: Path) -> dict[str, str]:
 def fast_providers(settings: Settings) -> dict:
     """The real clients, retrying twice without sleeping (fault tests stay fast)."""
     policy = RetryPolicy(max_attempts=2, sleep=lambda _seconds: None)
-    return {
-        "google": GoogleCalendarClient(
-            api_base=settings.google_api_base,
-            auth_base=settings.google_auth_base,
-            client_id=settings.google_client_id,
-            client_secret=settings.google_client_secret,
-            max_attempts=2,
-        ).with_retry(policy),
-        "microsoft": OutlookCalendarClient(
-            api_base=settings.graph_api_base,
-            authority=settings.ms_authority,
-            client_id=settings.ms_client_id,
-            client_secret=settings.ms_client_secret,
-            max_attempts=2,
-        ).with_retry(policy),
-    }
+    providers = calendar_providers(settings, google={"max_attempts": 2}, microsoft={"max_attempts": 2})
+    return {name: client.with_retry(policy) for name, client in providers.items()}
 
 
 class SecretLog:

@@ -23,8 +23,7 @@ from smvue_pipeline.connect import ConnectService
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.opstore.connections import Connection
 from smvue_pipeline.providers.base import CalendarProvider
-from smvue_pipeline.providers.google.client import GoogleCalendarClient
-from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -91,23 +90,7 @@ class SyncHarness:
     def clients(
         self, google: dict | None = None, microsoft: dict | None = None
     ) -> dict[str, CalendarProvider]:
-        s = self.settings
-        return {
-            "google": GoogleCalendarClient(
-                api_base=s.google_api_base,
-                auth_base=s.google_auth_base,
-                client_id=s.google_client_id,
-                client_secret=s.google_client_secret,
-                **(google or {}),
-            ),
-            "microsoft": OutlookCalendarClient(
-                api_base=s.graph_api_base,
-                authority=s.ms_authority,
-                client_id=s.ms_client_id,
-                client_secret=s.ms_client_secret,
-                **(microsoft or {}),
-            ),
-        }
+        return calendar_providers(self.settings, google=google, microsoft=microsoft)
 
     def resources(self, google: dict | None = None, microsoft: dict | None = None) -> dict:
         resources = build_resources(self.settings)

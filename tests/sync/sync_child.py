@@ -11,8 +11,7 @@ import sys
 import dagster as dg
 
 from smvue_pipeline.assets.raw_events import raw_calendar_events
-from smvue_pipeline.providers.google.client import GoogleCalendarClient
-from smvue_pipeline.providers.outlook.client import OutlookCalendarClient
+from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.settings import Settings
 from smvue_pipeline.sync import engine
@@ -31,20 +30,10 @@ def _announcing(apply):
 def main(page_size: int) -> int:
     settings = Settings.from_env()
     resources = build_resources(settings)
-    resources["google_calendar"] = GoogleCalendarClient(
-        api_base=settings.google_api_base,
-        auth_base=settings.google_auth_base,
-        client_id=settings.google_client_id,
-        client_secret=settings.google_client_secret,
-        page_size=page_size,
+    providers = calendar_providers(
+        settings, google={"page_size": page_size}, microsoft={"delta_page_size": page_size}
     )
-    resources["outlook_calendar"] = OutlookCalendarClient(
-        api_base=settings.graph_api_base,
-        authority=settings.ms_authority,
-        client_id=settings.ms_client_id,
-        client_secret=settings.ms_client_secret,
-        delta_page_size=page_size,
-    )
+    resources["google_calendar"], resources["outlook_calendar"] = providers["google"], providers["microsoft"]
     engine.apply_batch = _announcing(engine.apply_batch)
     print("syncing", flush=True)
     result = dg.materialize([raw_calendar_events], resources=resources)
