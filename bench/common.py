@@ -24,6 +24,8 @@ from pathlib import Path
 
 import requests
 
+from calendar_emulator.actors import EmulatorAdminClient
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PYTHON = sys.executable
@@ -175,7 +177,7 @@ class EmulatorProcess:
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
-        self.admin = Admin(self.url)
+        self.admin = EmulatorAdminClient(self.url, timeout=300)  # bulk seeding takes a while
 
     def __enter__(self) -> EmulatorProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -219,54 +221,6 @@ class EmulatorProcess:
 
     def peak_rss_mb(self) -> float | None:
         return peak_rss_mb(self.process.pid)
-
-
-class Admin:
-    """The emulator's admin API (CONTRACT.md), with a pooled session."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def call(self, method: str, path: str, **kwargs) -> dict:
-        answer = self.http.request(method, f"{self.url}/_admin/{path}", timeout=300, **kwargs)
-        if answer.status_code >= 400:
-            raise RuntimeError(f"emulator admin {method} {path}: {answer.status_code} {answer.text[:300]}")
-        return answer.json()
-
-    def create_user(self, email: str, provider: str, name: str = "Bench User") -> dict:
-        return self.call("POST", "users", json={"email": email, "provider": provider, "name": name})
-
-    def token(self, email: str, provider: str) -> str:
-        return self.call("POST", "tokens", json={"email": email, "provider": provider})["access_token"]
-
-    def seed(
-        self, email: str, provider: str, events: list[dict], calendar_id: str | None = None
-    ) -> list[str]:
-        body = {"email": email, "provider": provider, "calendar_id": calendar_id, "events": events}
-        return self.call("POST", "events", json=body)["ids"]
-
-    def dump(self, email: str, provider: str) -> list[dict]:
-        return self.call("GET", "events", params={"email": email, "provider": provider})["events"]
-
-    def stats(self) -> dict:
-        return self.call("GET", "stats")
-
-    def reset_stats(self) -> None:
-        self.call("DELETE", "stats")
-
-    def faults(self, plan: dict) -> dict:
-        return self.call("POST", "faults", json=plan)
-
-    def clear_faults(self) -> None:
-        self.call("DELETE", "faults")
-
-    def secrets(self) -> dict:
-        return self.call("GET", "secrets")
-
-    def wait_notifications(self, timeout: float = 30) -> dict:
-        return self.call("POST", "notifications/wait", params={"timeout": timeout})
 
 
 # --- an organisation of mailboxes with events ----------------------------------------------------
@@ -362,7 +316,9 @@ def make_events(provider: str, owner: str, count: int, seed: int, now: datetime)
     return [make(rng, owner, now, n) for n in range(count)]
 
 
-def seed_organisation(admin: Admin, mailboxes: list[Mailbox], events_per_user: int, now: datetime) -> float:
+def seed_organisation(
+    admin: EmulatorAdminClient, mailboxes: list[Mailbox], events_per_user: int, now: datetime
+) -> float:
     """Create the mailboxes and bulk-seed their primary calendars; returns seconds taken."""
     started = time.perf_counter()
     for index, mailbox in enumerate(mailboxes):

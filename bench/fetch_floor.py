@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from bench.common import Admin, cpu_seconds, emit, self_cpu_s
+from bench.common import cpu_seconds, emit, self_cpu_s
+from calendar_emulator.actors import EmulatorAdminClient
 from smvue_pipeline.providers.google.mapping import LIST_FIELDS
 from smvue_pipeline.providers.outlook.mapping import MASTER_SELECT
 
@@ -140,7 +141,7 @@ def fetch_all(
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    admin = Admin(spec["url"])
+    admin = EmulatorAdminClient(spec["url"], timeout=300)
     calendars = [
         c | {"token": admin.token(c["email"], c["provider"])} for c in spec["calendars"]
     ]  # minted before the clock starts, as SMVue holds its tokens before a sync

@@ -14,20 +14,23 @@ import requests
 class EmulatorAdminClient:
     """The admin API of CONTRACT.md, for scripts."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, timeout: float = 60) -> None:
         self.base_url = base_url.rstrip("/")
+        self.url = self.base_url
+        self.timeout = timeout
         self.http = requests.Session()
         self.http.trust_env = False
 
     def call(self, method: str, path: str, **kwargs) -> dict:
-        response = self.http.request(method, f"{self.base_url}/_admin/{path}", timeout=60, **kwargs)
+        response = self.http.request(method, f"{self.base_url}/_admin/{path}", timeout=self.timeout, **kwargs)
         if response.status_code >= 400:
-            raise RuntimeError(
-                f"emulator admin {method} {path}: {response.status_code} {response.text[:300]}"
+            raise requests.HTTPError(
+                f"emulator admin {method} {path}: {response.status_code} {response.text[:300]}",
+                response=response,
             )
         return response.json()
 
-    def create_user(self, email: str, provider: str, name: str) -> dict:
+    def create_user(self, email: str, provider: str, name: str = "Emulated User") -> dict:
         return self.call("POST", "users", json={"email": email, "provider": provider, "name": name})
 
     def add_calendar(self, email: str, provider: str, name: str) -> str:

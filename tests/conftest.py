@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import requests
 
+from calendar_emulator.actors import EmulatorAdminClient
 from calendar_emulator.server import EmulatorServer
 
 
@@ -24,15 +24,13 @@ def admin(emulator):
 
 
 class EmulatorAdmin:
+    """Provider-first helpers for tests, over calendar_emulator.actors.EmulatorAdminClient."""
+
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def _call(self, method: str, path: str, **kwargs):
-        response = self.http.request(method, f"{self.base_url}/_admin/{path}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json()
+        self.client = EmulatorAdminClient(base_url, timeout=30)
+        self.http = self.client.http
+        self._call = self.client.call
 
     def new_user(self, provider: str, name: str = "Test User") -> dict:
         email = f"{provider[:1]}-{uuid.uuid4().hex[:10]}@example.com"
