@@ -23,6 +23,9 @@ run_queue:
   dequeue_interval_seconds: 1
 telemetry:
   enabled: false
+nux:
+  # No "join the community" dialog over the operator's console.
+  enabled: false
 """
 
 
