@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.cadence_recompute import run_dbt as cadence_run_dbt  # noqa: E402
 from smvue_pipeline.assets.cadence import BUILD_ARGS  # noqa: E402
 from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute  # noqa: E402
 from smvue_pipeline.warehouse.database import ensure_schema, open_database  # noqa: E402
@@ -189,19 +189,8 @@ def time_one_on_ones(path: Path, as_of: str) -> tuple[dict[str, float], dict[str
 
 
 def run_dbt(args: list[str], warehouse: Path, as_of: str, target_dir: Path) -> float:
-    env = {
-        **os.environ,
-        "DO_NOT_TRACK": "1",
-        "SMVUE_WAREHOUSE": str(warehouse),
-        "DBT_TARGET_PATH": str(target_dir),
-        "DBT_LOG_PATH": str(target_dir),
-    }
-    env.pop("SMVUE_WAREHOUSE_KEY", None)
-    command = [str(DBT), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
-    command += ["--vars", json.dumps({"as_of": as_of}), "--quiet"]
-    started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, cwd=PROJECT_DIR)
-    return time.perf_counter() - started
+    """dbt's wall seconds, through the same runner the cadence bench uses."""
+    return cadence_run_dbt(args, warehouse, as_of, target_dir)[0]
 
 
 def count_marts(path: Path) -> dict[str, int]:

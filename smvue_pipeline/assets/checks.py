@@ -11,11 +11,15 @@ import duckdb
 FORBIDDEN_COLUMNS = ("description", "body", "bodypreview", "notes", "attachments")
 
 
-def unique_event_key_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    duplicates = con.execute(
-        """SELECT count(*) FROM (SELECT connection_id, calendar_id, event_id FROM raw.calendar_events
-           GROUP BY ALL HAVING count(*) > 1)"""
+def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
+    """How many key values occur more than once (`table` and `key` come from code, never input)."""
+    return con.execute(
+        f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
     ).fetchone()[0]
+
+
+def unique_event_key_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    duplicates = duplicate_keys(con, "raw.calendar_events", "connection_id, calendar_id, event_id")
     return dg.AssetCheckResult(
         check_name="unique_event_key",
         passed=duplicates == 0,

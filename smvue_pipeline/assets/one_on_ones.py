@@ -11,7 +11,7 @@ import duckdb
 from pydantic import Field
 
 from smvue_pipeline.assets.app_tables import APP_KEYS
-from smvue_pipeline.assets.checks import privacy_check
+from smvue_pipeline.assets.checks import duplicate_keys, privacy_check
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.resources.warehouse import WarehouseResource
 from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute, summarize
@@ -65,10 +65,7 @@ def parse_as_of(value: str | None) -> datetime:
 
 
 def unique_id_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    duplicates = con.execute(
-        """SELECT count(*) FROM (SELECT one_on_one_id FROM analytics.one_on_one_meetings
-           GROUP BY ALL HAVING count(*) > 1)"""
-    ).fetchone()[0]
+    duplicates = duplicate_keys(con, "analytics.one_on_one_meetings", "one_on_one_id")
     return dg.AssetCheckResult(
         asset_key=ONE_ON_ONES,
         check_name="unique_one_on_one_id",
