@@ -35,6 +35,7 @@ from smvue_pipeline.connect import ConnectService  # noqa: E402
 from smvue_pipeline.demo.run import connect_manager, point_at_emulator  # noqa: E402
 from smvue_pipeline.opstore import OpStore  # noqa: E402
 from smvue_pipeline.opstore.roster import RosterRepository  # noqa: E402
+from smvue_pipeline.providers.tags import smvue_meeting_id  # noqa: E402
 from smvue_pipeline.security.cipher import TokenCipher  # noqa: E402
 from smvue_pipeline.settings import Settings  # noqa: E402
 from webhook_gateway.app import create_app  # noqa: E402
@@ -47,12 +48,7 @@ TIMEOUT_SECONDS = 60.0
 
 
 def tag_of(row: dict) -> str | None:
-    event = row["event"]
-    private = (event.get("extendedProperties") or {}).get("private") or {}
-    if private.get("smvueMeetingId"):
-        return private["smvueMeetingId"]
-    transaction = event.get("transactionId") or ""  # Graph dumps carry SMVue's transactionId
-    return transaction.removeprefix("smvue-") if transaction.startswith("smvue-") else None
+    return smvue_meeting_id(row["event"])
 
 
 def on_calendar(admin: EmulatorAdminClient, manager) -> set[str]:

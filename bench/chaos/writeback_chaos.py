@@ -21,6 +21,7 @@ from pathlib import Path
 from bench.chaos.checks import scan, secrets_of
 from bench.common import PYTHON, REPO, EmulatorProcess, kill_group, organisation, run_child
 from bench.smvue_sync import SmvueHome
+from smvue_pipeline.providers.tags import smvue_meeting_id
 
 LEASE_SECONDS = 1.0
 WRITE_MS = 40
@@ -28,15 +29,7 @@ MEETINGS_PER_TRIAL = 8  # per manager: enough work that a random kill lands mid-
 
 
 def tag_of(row: dict) -> str | None:
-    event = row["event"]
-    private = (event.get("extendedProperties") or {}).get("private") or {}
-    if private.get("smvueMeetingId"):
-        return private["smvueMeetingId"]
-    for prop in event.get("singleValueExtendedProperties") or []:
-        if prop.get("id", "").lower().endswith("name smvuemeetingid"):
-            return prop.get("value")
-    transaction = event.get("transactionId") or ""
-    return transaction.removeprefix("smvue-") if transaction.startswith("smvue-") else None
+    return smvue_meeting_id(row["event"])
 
 
 def times_of(row: dict) -> tuple[datetime, datetime]:

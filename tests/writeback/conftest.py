@@ -15,6 +15,7 @@ import requests
 
 from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
 from smvue_pipeline.opstore.outbox import Outbox
+from smvue_pipeline.providers.tags import smvue_meeting_id
 from smvue_pipeline.writeback.scheduling import MeetingService, ScheduleRequest
 from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
 from tests.sync.conftest import Mailbox, SyncHarness
@@ -131,17 +132,7 @@ def event_times(row: dict) -> tuple[datetime, datetime]:
 
 
 def smvue_tag(row: dict) -> str | None:
-    event = row["event"]
-    private = (event.get("extendedProperties") or {}).get("private") or {}
-    if private.get("smvueMeetingId"):
-        return private["smvueMeetingId"]
-    for prop in event.get("singleValueExtendedProperties") or []:
-        if prop.get("id", "").lower().endswith("name smvuemeetingid"):
-            return prop.get("value")
-    # The admin dump renders Graph events without extended properties; SMVue's transactionId
-    # ("smvue-<meeting id>") names the meeting as well.
-    transaction = event.get("transactionId") or ""
-    return transaction.removeprefix("smvue-") if transaction.startswith("smvue-") else None
+    return smvue_meeting_id(row["event"])
 
 
 @pytest.fixture
