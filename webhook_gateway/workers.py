@@ -36,6 +36,7 @@ class PeriodicWorker:
         self.fn = fn
         self.clock = clock
         self.runs = 0
+        self._started = 0  # runs begun; a run begun after a kick sees everything before it
         self.last_error: str | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -55,6 +56,15 @@ class PeriodicWorker:
 
     def kick(self) -> None:
         self._wake.set()
+
+    def kick_and_wait(self, timeout: float = 10.0) -> bool:
+        """Kick, then wait for a run that began after the kick. A run already under way when
+        kicked (another caller's kick, the timer) may have read state from before the kick, so
+        it does not count."""
+        with self._done:
+            target = self._started + 1
+        self.kick()
+        return self.wait_runs(target, timeout)
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -81,6 +91,8 @@ class PeriodicWorker:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            with self._done:
+                self._started += 1
             self.run_once()
 
 

@@ -179,9 +179,7 @@ class Gateway:
 
     def kick_maintenance(self) -> None:
         worker = self.services.workers.periodic["watch_maintenance"]
-        runs = worker.runs
-        worker.kick()
-        assert worker.wait_runs(runs + 1, timeout=30), "watch_maintenance did not run"
+        assert worker.kick_and_wait(timeout=30), "watch_maintenance did not run"
 
 
 @pytest.fixture(scope="session")
