@@ -5,9 +5,7 @@ carries a genuine secret (for a stopped channel or a disconnected connection).""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -25,18 +23,6 @@ from webhook_gateway.server import GatewayServer
 from webhook_gateway.services import GatewayServices
 
 API_TOKEN = "test-api-token-" + "x" * 24
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
-    """Poll a condition (no bare sleeps in the tests themselves)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(0.02)
 
 
 def emulator_env(url: str, home: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.gateway.conftest import wait_until
+from tests.waiting import wait_until
 
 SMVUE = Path(sys.executable).with_name("smvue")
 

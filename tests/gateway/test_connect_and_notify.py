@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.gateway.conftest import wait_until
+from tests.waiting import wait_until
 
 
 def _change_as_user(gateway, connected) -> None:

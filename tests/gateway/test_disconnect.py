@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.gateway.conftest import wait_until
+from tests.waiting import wait_until
 
 
 def _secret_stored(gateway, connection_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.conftest import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

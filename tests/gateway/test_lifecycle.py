@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.gateway.conftest import wait_until
+from tests.waiting import wait_until
 
 TOKEN = "Validation: Testing client application reachability for subscription Request-Id: 3c1a-9f:00"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,31 +22,21 @@ import requests
 
 from calendar_emulator.actors import EmulatorAdminClient, GoogleActor
 from smvue_pipeline.warehouse.database import open_database
+from tests.waiting import free_port, wait_until
 
 from .conftest import emulator_env
 
 SMVUE = [sys.executable, "-m", "smvue_pipeline.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def wait_while_up(condition: Callable[[], object], timeout: float, what: str, up, log: Path):
+    """wait_until, giving up as soon as `smvue up` has exited, with its log's tail either way."""
 
+    def still_up() -> None:
+        if up.poll() is not None:
+            raise AssertionError(f"smvue up exited ({up.returncode}) while waiting for {what}:\n{_tail(log)}")
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, process=None, log=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if process is not None and process.poll() is not None:
-            raise AssertionError(
-                f"smvue up exited ({process.returncode}) while waiting for {what}:\n{_tail(log)}"
-            )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout:.0f}s\n{_tail(log)}")
-        time.sleep(0.25)
+    return wait_until(condition, timeout, what, poll=0.25, guard=still_up, detail=lambda: _tail(log))
 
 
 def _tail(log: Path | None, lines: int = 60) -> str:
@@ -126,7 +115,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
             except requests.ConnectionError:
                 return False
 
-        wait_until(healthy, 60, "the gateway answering /healthz", up, log)
+        wait_while_up(healthy, 60, "the gateway answering /healthz", up, log)
 
         # A manager with one meeting, connected through the gateway like the web app does it.
         admin = EmulatorAdminClient(emulator.url)
@@ -152,7 +141,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         connection_id = callback.json()["connection_id"]
 
         published = Published(home / "published.duckdb")
-        wait_until(
+        wait_while_up(
             lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1",
             120,
             "the initial import in the published snapshot",
@@ -163,7 +152,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         # The user renames the meeting in their calendar; nobody triggers anything.
         actor.patch(event["id"], {"summary": "Weekly 1:1 (agenda)"})
         changed_at = time.monotonic()
-        wait_until(
+        wait_while_up(
             lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1 (agenda)",
             120,
             "the change in raw.calendar_events",
@@ -175,7 +164,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         # SIGTERM stops everything cleanly: exit 0 and no process left behind.
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=60) == 0, _tail(log)
-        wait_until(lambda: not processes_with(f"SMVUE_HOME={home}"), 15, "every child gone")
+        wait_until(lambda: not processes_with(f"SMVUE_HOME={home}"), 15, "every child gone", poll=0.25)
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.sync import scenario
+from tests.waiting import wait_until
 
 PAGE_SIZE = 2
 EVENTS_PER_CALENDAR = 10
@@ -45,11 +46,10 @@ def comparable(rows: list[dict]) -> dict:
 
 
 def wait_for(condition, child, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
+    def sync_running() -> None:
         assert child.poll() is None, f"the sync process ended before {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+
+    wait_until(condition, timeout, what, guard=sync_running)
 
 
 def test_kill_mid_import_then_rerun_equals_a_clean_import(harness, tmp_path):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,28 +19,12 @@ import pytest
 import requests
 
 from tests.ui.conftest import ROOT, distinct_colours, png_pixels, screenshot
+from tests.waiting import free_port, wait_until
 
 LOCATION = "smvue_pipeline.definitions"
 LINEAGE_PATH = "/assets/cadence_metrics?view=lineage&lineageScope=upstream&lineageDepth=5"
 LOADED_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 NODES_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, what: str, poll: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {timeout:.0f} s")
-        time.sleep(poll)
 
 
 def check_png(path: Path, min_bytes: int, min_colours: int) -> None:
@@ -86,7 +68,7 @@ def webserver(tmp_path):
         return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
     try:
-        wait_until(loaded, 60, "dagster-webserver did not load the code location")
+        wait_until(loaded, 60, "dagster-webserver loading the code location", poll=0.2)
         yield url, http
     finally:
         os.killpg(process.pid, signal.SIGTERM)
