@@ -34,5 +34,5 @@ def wait_until(
             guard()
         if time.monotonic() > deadline:
             context = f"\n{detail()}" if detail is not None else ""
-            raise AssertionError(f"{what} not met within {timeout:.0f}s{context}")
+            raise AssertionError(f"{what} not met within {timeout:g}s{context}")
         time.sleep(poll)
