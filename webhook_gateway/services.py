@@ -22,6 +22,7 @@ from smvue_pipeline.connect import ConnectError, ConnectService
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
 from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL
+from smvue_pipeline.opstore.meetings import IdempotencyKeys
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
 from smvue_pipeline.providers.base import CalendarProvider
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 1_000_000  # Graph batches are a few KB; anything this large is not Graph
 MAX_VALIDATION_TOKEN = 1024
+HOUSEKEEPING_INTERVAL = 3600.0  # seconds; keys only need pruning now and then
 
 
 def build_providers(settings: Settings) -> dict[str, CalendarProvider]:
@@ -97,6 +99,7 @@ class GatewayServices:
         services.workers.every("watch_maintenance", maintenance_interval, services.maintain_watches)
         # The intake never checkpoints on the event loop; this keeps the WAL short instead.
         services.workers.every("wal_checkpoint", 1.0, lambda _now: services.intake.checkpoint())
+        services.workers.every("housekeeping", HOUSEKEEPING_INTERVAL, services.housekeeping)
         return services
 
     # --- the service facades the routers use -------------------------------------------------
@@ -125,6 +128,12 @@ class GatewayServices:
     def maintain_watches(self, now: datetime) -> None:
         """The `watch_maintenance` worker: pending stops, then finished disconnects."""
         self.connect.finish_disconnects()
+
+    def housekeeping(self, now: datetime) -> None:
+        """The hourly `housekeeping` worker: idempotency keys past their retention."""
+        pruned = IdempotencyKeys.prune(self.store, now)
+        if pruned:
+            log.info("housekeeping: pruned %d idempotency keys", pruned)
 
     def health(self) -> Health:
         try:

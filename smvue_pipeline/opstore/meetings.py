@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from smvue_pipeline.opstore.db import OpStore
 from smvue_pipeline.opstore.outbox import Outbox, iso, parse_iso
@@ -250,7 +250,13 @@ class StoredResponse:
 
 
 class IdempotencyKeys:
-    """The first answer to a request made with an `Idempotency-Key`, replayed to its retries."""
+    """The first answer to a request made with an `Idempotency-Key`, replayed to its retries.
+
+    A key is kept for at least `RETENTION` (a client retries within minutes; a day covers an app
+    that was offline overnight), then pruned, so the table does not grow with every request ever
+    made. A request reusing a pruned key is a new request."""
+
+    RETENTION = timedelta(hours=24)
 
     @staticmethod
     def get(conn: sqlite3.Connection, key: str) -> StoredResponse | None:
@@ -274,3 +280,12 @@ class IdempotencyKeys:
                VALUES (?, ?, ?, ?, ?)""",
             (key, request_hash, status_code, response_json, iso(now)),
         )
+
+    @classmethod
+    def prune(cls, store: OpStore, now: datetime) -> int:
+        """Delete the keys older than `RETENTION`; returns how many went."""
+        with store.transaction() as conn:
+            gone = conn.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < ?", (iso(now - cls.RETENTION),)
+            )
+            return gone.rowcount

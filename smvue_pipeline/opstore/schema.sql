@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     response_json    TEXT NOT NULL,
     created_at       TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
 
 -- Archive flags and meeting types, keyed by one_on_one_id so they survive every resync.
 CREATE TABLE IF NOT EXISTS annotations (

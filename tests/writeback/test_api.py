@@ -56,6 +56,26 @@ def test_fifty_concurrent_schedules_each_retried_make_exactly_fifty_events(wb, a
         assert state["provider_event_id"], meeting_id
 
 
+def test_an_idempotency_key_replays_for_a_day_then_is_pruned(wb, api):
+    team = wb.team("google")
+    key = f"daily-{uuid.uuid4()}"
+    first = api.schedule(team, slot(0), key=key)
+    assert first.status_code == 202, first.text
+    meeting_id = first.json()["meeting_id"]
+    services, now = api.services, datetime.now(UTC)
+
+    services.housekeeping(now + timedelta(hours=23))  # within the retention: still replayed
+    assert api.schedule(team, slot(0), key=key).json()["meeting_id"] == meeting_id
+
+    services.housekeeping(now + timedelta(hours=25))
+    kept = wb.store.query_one("SELECT count(*) AS n FROM idempotency_keys WHERE idempotency_key = ?", (key,))
+    assert kept["n"] == 0
+    reused = api.schedule(team, slot(1), key=key)  # a pruned key makes a new request
+    assert reused.status_code == 202 and reused.json()["meeting_id"] != meeting_id
+    # The gateway runs the pruning on a worker of its own.
+    assert services.workers.periodic["housekeeping"].kick_and_wait(timeout=30)
+
+
 def test_reschedule_and_cancel_through_the_api(wb, api):
     team = wb.team("microsoft")
     start = slot(3)
