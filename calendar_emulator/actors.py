@@ -104,6 +104,10 @@ class GoogleActor:
     def delete(self, event_id: str, calendar_id: str = "primary") -> None:
         self.service.events().delete(calendarId=calendar_id, eventId=event_id).execute()
 
+    def delete_calendar(self, calendar_id: str) -> None:
+        """calendars.delete of a secondary calendar (its events go with it); HttpError on failure."""
+        self.service.calendars().delete(calendarId=calendar_id).execute()
+
     def get(self, event_id: str, calendar_id: str = "primary") -> dict:
         return self.service.events().get(calendarId=calendar_id, eventId=event_id).execute()
 
@@ -153,6 +157,10 @@ class GraphActor:
 
     def delete(self, event_id: str) -> None:
         self._call("DELETE", f"me/events/{quote(event_id, safe='')}")
+
+    def delete_calendar(self, calendar_id: str) -> None:
+        """DELETE me/calendars/{id} of a secondary calendar (its events go with it)."""
+        self._call("DELETE", f"me/calendars/{quote(calendar_id, safe='')}")
 
     def cancel(self, event_id: str, comment: str = "") -> None:
         self._call("POST", f"me/events/{quote(event_id, safe='')}/cancel", json={"comment": comment})

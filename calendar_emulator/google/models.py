@@ -81,6 +81,12 @@ def deleted_error() -> GoogleApiError:
     return GoogleApiError(410, "deleted", "Resource has been deleted")
 
 
+def cannot_delete_primary() -> GoogleApiError:
+    return GoogleApiError(
+        400, "cannotDeletePrimaryCalendar", "Cannot delete primary calendar.", domain="calendar"
+    )
+
+
 class GoogleBackend(ProviderBackend):
     def __init__(self, state) -> None:
         super().__init__(state)
@@ -168,6 +174,17 @@ class GoogleBackend(ProviderBackend):
                 raise LookupError(f"calendar_id: no calendar {calendar_id!r} for {user.email}")
             raise not_found()
         return calendar
+
+    def delete_calendar(self, user: User, calendar_id: str) -> None:
+        """calendars.delete: a secondary calendar goes with all its events. Dropping it from the
+        lookups is enough: every call naming it (events, its sync and page tokens, watch) resolves
+        the calendar first and answers 404, and its channels never fire again since nothing can
+        change it any more. Google sends no notification for the deletion itself."""
+        calendar = self.calendar_for(user, calendar_id)
+        if calendar.primary:
+            raise cannot_delete_primary()
+        del self.calendars[calendar.id.lower()]
+        self.owned[user.email.lower()].remove(calendar.id)
 
     def calendars_of(self, user: User) -> list[Calendar]:
         return [self.calendars[cid.lower()] for cid in self.owned.get(user.email.lower(), ())]

@@ -34,6 +34,8 @@ CALENDAR_LIST_SCOPES = frozenset(
 CALENDARS_SCOPES = frozenset(
     {"calendar", "calendar.readonly", "calendar.calendars", "calendar.calendars.readonly"}
 )
+# calendars.delete (calendar.app.created would only cover calendars the app made; none here are).
+CALENDAR_WRITE_SCOPES = frozenset({"calendar", "calendar.calendars"})
 SEND_UPDATES = ("all", "externalOnly", "none")
 
 
@@ -139,6 +141,12 @@ class CalendarApi:
                 "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
             }
         return self._render(body, tree)
+
+    async def delete_calendar(self, request: Request):
+        user = self._user(request, CALENDAR_WRITE_SCOPES)
+        with self.state.lock:
+            self.backend.delete_calendar(user, request.path_params["calendarId"])
+        return Response(status_code=204)
 
     # --- events --------------------------------------------------------------------------------
     async def list_events(self, request: Request):

@@ -20,6 +20,7 @@ def routes(state: EmulatorState) -> list[Route]:
         Route(f"{API}/users/me/calendarList", api.calendar_list, methods=["GET"]),
         Route(f"{API}/users/me/calendarList/{{calendarId}}", api.calendar_list_entry, methods=["GET"]),
         Route(f"{API}/calendars/{{calendarId}}", api.calendar, methods=["GET"]),
+        Route(f"{API}/calendars/{{calendarId}}", api.delete_calendar, methods=["DELETE"]),
         Route(events, api.list_events, methods=["GET"]),
         Route(events, api.insert_event, methods=["POST"]),
         Route(f"{events}/watch", api.watch, methods=["POST"]),

@@ -205,6 +205,30 @@ class GraphBackend(ProviderBackend):
         mailbox.calendars[calendar.calendar_id] = calendar
         return calendar.calendar_id
 
+    def delete_calendar(self, mailbox: Mailbox, calendar_id: str) -> None:
+        """DELETE /calendars/{id}: a secondary calendar goes with its events. Its events are marked
+        deleted as a DELETE of each would (404 by id, `deleted` in dumps); every path naming the
+        calendar (views, events, delta and its delta/next links, new subscriptions) looks it up
+        first and answers 404. As a folder deletion it sends no change notifications: subscriptions
+        on it just never fire again, nothing can change in it any more."""
+        calendar = self.calendar(mailbox, calendar_id)
+        if calendar.is_default:
+            # Exchange refuses to delete distinguished folders, the default calendar among them.
+            raise bad_request(
+                "Distinguished folders cannot be deleted.", code="ErrorDeleteDistinguishedFolder"
+            )
+        del mailbox.calendars[calendar.calendar_id]
+        now = self.state.clock.now()
+        for event in self.calendar_events(mailbox, calendar.calendar_id):
+            event.deleted = True
+            event.seq, event.modified = mailbox.next_seq(), now
+        for round_id in [
+            r
+            for r, round_ in self.delta_rounds.items()
+            if round_.user_id == mailbox.user.user_id and round_.calendar_id == calendar.calendar_id
+        ]:
+            del self.delta_rounds[round_id]
+
     def mailbox(self, user: User) -> Mailbox:
         self.create_mailbox(user)
         return self.mailboxes[user.user_id]

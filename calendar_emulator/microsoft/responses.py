@@ -156,6 +156,12 @@ class GraphResponses:
             calendar = self.backend.calendar(mailbox, request.path_params.get("calendar_id"))
             return JSONResponse(render_calendar(calendar, mailbox, self._calendar_select(query)))
 
+    async def delete_calendar(self, request: Request):
+        mailbox = self._mailbox(request, write=True)
+        with self.state.lock:
+            self.backend.delete_calendar(mailbox, request.path_params["calendar_id"])
+        return Response(status_code=204)
+
     @staticmethod
     def _calendar_select(query: dict[str, str]) -> frozenset[str] | None:
         if "$select" not in query:

@@ -22,6 +22,7 @@ def routes(state: EmulatorState) -> list[Route]:
         ("", graph.me, ["GET"]),
         ("/calendars", graph.list_calendars, ["GET"]),
         ("/calendars/{calendar_id}", graph.get_calendar, ["GET"]),
+        ("/calendars/{calendar_id}", graph.delete_calendar, ["DELETE"]),
         ("/calendar", graph.get_calendar, ["GET"]),
         ("/calendarView", graph.calendar_view, ["GET"]),
         ("/calendar/calendarView", graph.calendar_view, ["GET"]),
