@@ -105,6 +105,9 @@ def record_outcomes(
     """Connection status after the warehouse committed; queued changes settled only then."""
     repo = opstore.connections
     for result in results:
+        for calendar in result.calendars:
+            if calendar.gone:
+                repo.forget_calendar(result.connection_id, calendar.calendar_id)
         if result.ok:
             repo.set_status(result.connection_id, "connected", synced=True)
             if queue_up_to:
@@ -207,6 +210,7 @@ def raw_calendar_events(
             "rows_inserted": dg.MetadataValue.int(sum(r.total("inserted") for r in results)),
             "rows_updated": dg.MetadataValue.int(sum(r.total("updated") for r in results)),
             "rows_cancelled": dg.MetadataValue.int(sum(r.total("cancelled") for r in results)),
+            "calendars_gone": dg.MetadataValue.int(sum(c.gone for r in results for c in r.calendars)),
             "pages": dg.MetadataValue.int(sum(r.stats.pages for r in results)),
             "requests": dg.MetadataValue.int(sum(r.stats.requests for r in results)),
             **{f"live_events_{p}": dg.MetadataValue.int(n) for p, n in sorted(by_provider.items())},

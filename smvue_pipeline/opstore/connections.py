@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from smvue_pipeline.opstore.db import OpStore, utc_now_iso
 from smvue_pipeline.providers.base import CalendarInfo
 from smvue_pipeline.security.cipher import TokenCipher
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("connected", "syncing", "needs_reconnect", "disconnected", "error")
 SYNCABLE = ("connected", "syncing", "error")
@@ -231,6 +235,24 @@ class ConnectionRepository:
                 "WHERE connection_id = ?",
                 (_json_list(calendar_ids), connection_id),
             )
+
+    def forget_calendar(self, connection_id: str, calendar_id: str) -> None:
+        """The provider deleted the calendar: stop syncing it, and hand its watches to the watch
+        maintenance (the gateway's worker stops every watch left `stopping`)."""
+        now = datetime.now(UTC).isoformat(timespec="microseconds")  # the watches table's format
+        with self.store.transaction() as conn:
+            conn.execute(
+                "DELETE FROM calendars WHERE connection_id = ? AND calendar_id = ?",
+                (connection_id, calendar_id),
+            )
+            conn.execute(
+                """UPDATE watches SET state = 'stopping', updated_at = ?
+                   WHERE connection_id = ? AND calendar_id = ? AND state = 'active'""",
+                (now, connection_id, calendar_id),
+            )
+        log.info(
+            "connection %s: calendar %s deleted at the provider, no longer synced", connection_id, calendar_id
+        )
 
     def calendar_listing(self, connection_id: str) -> list[dict]:
         """Every calendar of the connection with its selection flag (for the app API)."""

@@ -35,6 +35,10 @@ class CursorExpired(ProviderError):
     """The sync token / delta link is gone (410): the calendar needs a full resync."""
 
 
+class CalendarGone(ProviderError):
+    """The calendar itself no longer exists: its owner deleted it (or lost access to it)."""
+
+
 class ProviderUnavailable(ProviderError):
     """Retries exhausted on throttling, server errors or timeouts."""
 

@@ -19,6 +19,7 @@ from datetime import datetime
 import duckdb
 
 from smvue_pipeline.providers.base import (
+    CalendarGone,
     CalendarInfo,
     CursorExpired,
     EventRecord,
@@ -68,7 +69,10 @@ class FetchedCalendar:
     removals: list[Removal]
     cursor: str | None
     full: bool
-    mode: str  # full | incremental | full_after_410
+    mode: str  # full | incremental | full_after_410 | gone
+
+
+GONE = "gone"  # the calendar was deleted at the provider
 
 
 @dataclass
@@ -76,6 +80,10 @@ class CalendarResult:
     calendar_id: str
     mode: str
     counts: ApplyCounts
+
+    @property
+    def gone(self) -> bool:
+        return self.mode == GONE
 
 
 @dataclass
@@ -174,7 +182,13 @@ class SyncEngine:
                         job.force_full,
                         window,
                     )
-                    item = self.fetch(session, plan, window)
+                    try:
+                        item = self.fetch(session, plan, window)
+                    except CalendarGone:
+                        # Deleted by its owner: like a full listing that found nothing, so its
+                        # live rows in the window are cancelled; the caller forgets the calendar.
+                        log.warning("calendar %s of %s is gone", calendar.calendar_id, job.connection_id)
+                        item = FetchedCalendar(plan, [], [], None, True, GONE)
                     # Arrow here, on the fetch thread: the writer then only runs DuckDB (which
                     # releases the GIL), and a fetched calendar waits in compact columns.
                     table = events_table(job.connection_id, job.provider, calendar.name, item.events, now)

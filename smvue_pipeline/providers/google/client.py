@@ -31,6 +31,7 @@ from smvue_pipeline.providers.base import (
     SMVUE_TAG,
     AuthResult,
     AuthStart,
+    CalendarGone,
     CalendarInfo,
     CalendarProvider,
     CursorExpired,
@@ -341,15 +342,19 @@ class GoogleSession(ProviderSession):
     def _pages(self, calendar_id: str, params: dict) -> Iterator[SyncPage]:
         page_token = None
         while True:
-            response = self._execute(
-                self._service.events().list(
-                    calendarId=calendar_id,
-                    maxResults=self._client.page_size,
-                    pageToken=page_token,
-                    fields=LIST_FIELDS,
-                    **params,
+            try:
+                response = self._execute(
+                    self._service.events().list(
+                        calendarId=calendar_id,
+                        maxResults=self._client.page_size,
+                        pageToken=page_token,
+                        fields=LIST_FIELDS,
+                        **params,
+                    )
                 )
-            )
+            except EventNotFound:
+                # Listing a calendar answers 404 only when the calendar itself is gone.
+                raise CalendarGone(calendar_id) from None
             self.stats.pages += 1
             records, removals = classify(calendar_id, response.get("items", []))
             page_token = response.get("nextPageToken")

@@ -25,6 +25,7 @@ from smvue_pipeline.providers import oauth
 from smvue_pipeline.providers.base import (
     AuthResult,
     AuthStart,
+    CalendarGone,
     CalendarInfo,
     CalendarProvider,
     CursorExpired,
@@ -359,7 +360,11 @@ class OutlookSession(ProviderSession):
             "Prefer": f'IdType="ImmutableId", outlook.timezone="UTC", odata.maxpagesize={self._client.delta_page_size}'
         }
         while True:
-            page = self._request("GET", url, headers=headers) or {}
+            try:
+                page = self._request("GET", url, headers=headers) or {}
+            except EventNotFound:
+                # A calendar's delta answers 404 only when the calendar itself is gone.
+                raise CalendarGone(calendar_id) from None
             self.stats.pages += 1
             events, removals = [], []
             for item in page.get("value", []):

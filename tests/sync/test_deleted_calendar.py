@@ -1,0 +1,99 @@
+"""A calendar its owner deletes at the provider: the connection keeps syncing its other calendars,
+the deleted calendar's live rows are cancelled, it leaves the connection's calendars, and its
+watches are handed to the watch maintenance to stop. Through the real clients and the emulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.sync import scenario
+
+
+def _add_event(mailbox, title: str, start: datetime, calendar_id: str) -> str:
+    actor = mailbox.actor()
+    if mailbox.provider == "google":
+        return actor.insert(scenario.google_event(title, start, 30), calendar_id=calendar_id)["id"]
+    return actor.create(scenario.graph_event(title, start, 30), calendar_id=calendar_id)["id"]
+
+
+def _watch_on(harness, mailbox, calendar_id: str) -> str:
+    """A live watch row for the calendar, as the gateway's WatchManager leaves one."""
+    watch_id = f"watch-{calendar_id[:12]}"
+    now = datetime.now(UTC)
+    with harness.store.transaction() as conn:
+        conn.execute(
+            """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, secret_sha256, expires_at,
+                                    state, created_at, updated_at)
+               VALUES (?, ?, ?, ?, 'x', ?, 'active', ?, ?)""",
+            (
+                watch_id,
+                mailbox.connection_id,
+                calendar_id,
+                mailbox.provider,
+                (now + timedelta(days=1)).isoformat(timespec="microseconds"),
+                now.isoformat(timespec="microseconds"),
+                now.isoformat(timespec="microseconds"),
+            ),
+        )
+    return watch_id
+
+
+def _watch_state(harness, watch_id: str) -> str:
+    return harness.store.query_one("SELECT state FROM watches WHERE watch_id = ?", (watch_id,))["state"]
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_a_calendar_deleted_at_the_provider_is_forgotten_and_the_others_keep_syncing(harness, provider):
+    mailbox = harness.connect(provider)
+    coaching = mailbox.second_calendar_id
+    start = scenario.local(datetime.now(UTC).date() + timedelta(days=2), 10)
+    kept = _add_event(mailbox, "Pipeline review", start, mailbox.primary_calendar_id)
+    doomed = _add_event(mailbox, "1:1 Sam / Mara", start + timedelta(hours=2), coaching)
+    [first] = harness.engine_sync()
+    assert first.ok and {kept, doomed} <= set(harness.rows(mailbox.connection_id, live_only=True))
+    primary_watch, coaching_watch = (
+        _watch_on(harness, mailbox, c) for c in (mailbox.primary_calendar_id, coaching)
+    )
+
+    mailbox.actor().delete_calendar(coaching)
+    moved = start + timedelta(hours=1)
+    if provider == "google":
+        mailbox.actor().patch(
+            kept,
+            {
+                "start": scenario.google_time(moved),
+                "end": scenario.google_time(moved + timedelta(minutes=30)),
+            },
+        )
+    else:
+        mailbox.actor().patch(
+            kept,
+            {"start": scenario.graph_time(moved), "end": scenario.graph_time(moved + timedelta(minutes=30))},
+        )
+
+    [second] = harness.engine_sync()
+    # Not a failure of the connection: the other calendar synced in the same run.
+    assert second.ok, second.error
+    assert {c.calendar_id: c.mode for c in second.calendars} == {
+        mailbox.primary_calendar_id: "incremental",
+        coaching: "gone",
+    }
+    rows = harness.rows(mailbox.connection_id)
+    assert rows[kept]["status"] != "cancelled" and rows[kept]["start_at"] == moved
+    assert rows[doomed]["status"] == "cancelled"  # its events went with it
+    assert harness.connection(mailbox.connection_id).status == "connected"
+    calendars = {
+        c.calendar_id for c in harness.connections.calendars(mailbox.connection_id, selected_only=False)
+    }
+    assert calendars == {mailbox.primary_calendar_id}
+    assert _watch_state(harness, coaching_watch) == "stopping"  # the maintenance stops it
+    assert _watch_state(harness, primary_watch) == "active"
+
+    # From now on the deleted calendar costs nothing: one request, for the calendar that is left.
+    harness.admin.reset_stats()
+    [third] = harness.engine_sync()
+    assert third.ok and [c.calendar_id for c in third.calendars] == [mailbox.primary_calendar_id]
+    listing = {k: v for k, v in harness.admin.stats()["requests"].items() if "calendar" in k.lower()}
+    assert sum(listing.values()) == 1, listing
