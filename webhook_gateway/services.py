@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 1_000_000  # Graph batches are a few KB; anything this large is not Graph
 MAX_VALIDATION_TOKEN = 1024
+CALENDARS_SELECTED = "calendars_selected"  # the change-queue reason of a new calendar selection
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds; keys only need pruning now and then
 
 
@@ -189,11 +190,28 @@ class ConnectionsService:
         return self._out(self._existing(connection_id))
 
     def sync_now(self, connection_id: str) -> SyncQueued:
-        connection = self._existing(connection_id)
-        if connection.status in ("disconnected", "needs_reconnect"):
-            raise Conflict(f"connection_id: the connection is {connection.status}; connect it again first")
+        self._usable(connection_id)
         queue_id = ChangeQueue(self.services.store).enqueue(connection_id, None, "sync_now")
         return SyncQueued(connection_id=connection_id, queue_id=queue_id, reason="sync_now")
+
+    def select_calendars(self, connection_id: str, calendar_ids: list[str]) -> ConnectionOut:
+        connection = self._usable(connection_id)
+        known = {c.calendar_id for c in self.repo.calendars(connection_id, selected_only=False)}
+        unknown = [c for c in calendar_ids if c not in known]
+        if unknown:
+            raise ApiError(f"calendar_ids: {unknown[0]!r} is not a calendar of this connection", 422)
+        before = {c.calendar_id for c in self.repo.calendars(connection_id)}
+        wanted = set(calendar_ids)
+        self.repo.select_calendars(connection_id, wanted)
+        added, removed = sorted(wanted - before), before - wanted
+        # A run imports what was added; one for the connection as a whole also removes the rows
+        # of what was deselected (every sync run drops calendars no longer selected).
+        changes = [(connection_id, c, CALENDARS_SELECTED, False) for c in added]
+        if removed and not added:
+            changes.append((connection_id, None, CALENDARS_SELECTED, False))
+        ChangeQueue(self.services.store).enqueue_many(changes)
+        self.services.watches.ensure(connection.connection_id)  # failures are recorded, retried by renewal
+        return self.get(connection_id)
 
     def disconnect(self, connection_id: str) -> DisconnectResult:
         self._existing(connection_id)
@@ -210,6 +228,12 @@ class ConnectionsService:
             pending_watch_stops=outcome.pending_watch_stops,
             credentials_deleted=outcome.credentials_deleted,
         )
+
+    def _usable(self, connection_id: str) -> Connection:
+        connection = self._existing(connection_id)
+        if connection.status in ("disconnected", "needs_reconnect"):
+            raise Conflict(f"connection_id: the connection is {connection.status}; connect it again first")
+        return connection
 
     def _existing(self, connection_id: str) -> Connection:
         connection = self.repo.get(connection_id)

@@ -71,6 +71,7 @@ def select_jobs(
         if not connection.has_credentials:
             continue
         calendars = repo.calendars(connection.connection_id)
+        selected = frozenset(c.calendar_id for c in calendars)
         only = wanted_calendars.get(connection.connection_id)
         if only and connection.connection_id not in request.connection_ids:
             calendars = [c for c in calendars if c.calendar_id in only]
@@ -83,6 +84,7 @@ def select_jobs(
                 provider=connection.provider,
                 open_session=_session_opener(provider, repo, connection.connection_id),
                 calendars=calendars,
+                keep_only=selected,
                 force_full=request.full or connection.connection_id in request.full_connection_ids,
             )
         )
@@ -211,6 +213,7 @@ def raw_calendar_events(
             "rows_updated": dg.MetadataValue.int(sum(r.total("updated") for r in results)),
             "rows_cancelled": dg.MetadataValue.int(sum(r.total("cancelled") for r in results)),
             "calendars_gone": dg.MetadataValue.int(sum(c.gone for r in results for c in r.calendars)),
+            "rows_purged": dg.MetadataValue.int(sum(r.purged for r in results)),
             "pages": dg.MetadataValue.int(sum(r.stats.pages for r in results)),
             "requests": dg.MetadataValue.int(sum(r.stats.requests for r in results)),
             **{f"live_events_{p}": dg.MetadataValue.int(n) for p, n in sorted(by_provider.items())},

@@ -96,6 +96,11 @@ class GatewayClient:
     def sync_now(self, connection_id: str) -> dict:
         return self.call("POST", f"/v1/connections/{connection_id}/sync")
 
+    def select_calendars(self, connection_id: str, calendar_ids: list[str]) -> dict:
+        return self.call(
+            "PUT", f"/v1/connections/{connection_id}/calendars", json={"calendar_ids": calendar_ids}
+        )
+
     # --- meetings (F14) -------------------------------------------------------------------------
     def settled(self, meeting_id: str, timeout: float = WRITEBACK_SETTLE_SECONDS) -> dict:
         """The meeting once the gateway's write-back workers are done with its latest change."""

@@ -104,7 +104,7 @@ def _journey(settings: Settings, *, keep: bool, ui: bool, started: float) -> Non
             today = datetime.now(UTC).date()
             _seed_calendars(admin, emulator.url, today)
             _create_organisation(api, today)
-            _connect_managers(api, live, settings)
+            _connect_managers(api)
 
             _say("initial import, run by the daemon (change_queue_sensor → sync_calendars_job)")
             state = wait_for_import(api, live)
@@ -165,11 +165,7 @@ def _create_organisation(api: GatewayClient, today: date) -> None:
         print(f"    {manager.name} <{manager.email}>: {', '.join(reps)}")
 
 
-def _connect_managers(api: GatewayClient, live: LiveStack, settings: Settings) -> None:
-    from smvue_pipeline.opstore import OpStore
-    from smvue_pipeline.opstore.connections import ConnectionRepository
-    from smvue_pipeline.security.cipher import TokenCipher
-
+def _connect_managers(api: GatewayClient) -> None:
     _say("each manager connects their calendar: OAuth authorization code with PKCE, through the gateway")
     connected = []
     for manager in ORGANISATION:
@@ -183,16 +179,16 @@ def _connect_managers(api: GatewayClient, live: LiveStack, settings: Settings) -
             f"selected; {watches} watch; {result['queued']} import queued)"
         )
     # F3: the primary calendar by default, more when the manager picks them in Settings >
-    # Integrations — a screen of the SMVue app, whose choice lands in the operational store.
-    repo = ConnectionRepository(OpStore(settings.opstore_path), TokenCipher(settings.secret_key()))
+    # Integrations, a screen of the SMVue app that calls the gateway.
+    watched = 0
     for result in connected:
-        repo.select_calendars(result["connection_id"], {c["calendar_id"] for c in result["calendars"]})
-    watched = live.open_watches()
-    for result in connected:
-        api.sync_now(result["connection_id"])
+        chosen = api.select_calendars(
+            result["connection_id"], [c["calendar_id"] for c in result["calendars"]]
+        )
+        watched += sum(w["state"] == "active" for w in chosen["watches"])
     print(
-        f"    each manager also picks their Coaching calendar (F3): {watched} watches in all; "
-        f"Sync Now (POST /v1/connections/{{id}}/sync) queues it"
+        f"    each manager also picks their Coaching calendar (F3, PUT /v1/connections/{{id}}/calendars): "
+        f"{watched} watches in all; its import is queued"
     )
 
 

@@ -36,6 +36,7 @@ from smvue_pipeline.sync.raw_store import (
     apply_batch,
     events_table,
     load_states,
+    purge_calendars_not_kept,
 )
 from smvue_pipeline.sync.window import sync_window
 
@@ -60,6 +61,9 @@ class ConnectionJob:
     open_session: Callable[[], ProviderSession]
     calendars: list[CalendarInfo]
     force_full: bool = False
+    # Every calendar SMVue syncs for the connection (`calendars` may be a few of them). When set,
+    # rows of any other calendar (deselected by the user, deleted at the provider) are removed.
+    keep_only: frozenset[str] | None = None
 
 
 @dataclass
@@ -93,6 +97,7 @@ class ConnectionResult:
     calendars: list[CalendarResult] = field(default_factory=list)
     stats: RequestStats = field(default_factory=RequestStats)
     error: ProviderError | Exception | None = None
+    purged: int = 0  # rows of calendars no longer synced, removed
 
     @property
     def ok(self) -> bool:
@@ -242,7 +247,25 @@ class SyncEngine:
                 counts = apply_batch(self.con, [changes for _, _, changes in batch], now)
                 for (result, mode, changes), tally in zip(batch, counts, strict=True):
                     result.calendars.append(CalendarResult(changes.calendar_id, mode, tally))
+        self._purge_calendars_not_kept(jobs, results)
         return [results[job.connection_id] for job in jobs if job.connection_id in results]
+
+    def _purge_calendars_not_kept(
+        self, jobs: list[ConnectionJob], results: dict[str, ConnectionResult]
+    ) -> None:
+        covered = [job for job in jobs if job.keep_only is not None and job.connection_id in results]
+        if not covered:
+            return
+        gone = {(r.connection_id, c.calendar_id) for r in results.values() for c in r.calendars if c.gone}
+        kept = [
+            (job.connection_id, calendar_id)
+            for job in covered
+            for calendar_id in sorted(job.keep_only or ())
+            if (job.connection_id, calendar_id) not in gone
+        ]
+        purged = purge_calendars_not_kept(self.con, [job.connection_id for job in covered], kept)
+        for connection_id, rows in purged.items():
+            results[connection_id].purged = rows
 
 
 def _collect(pages, plan: CalendarPlan, full: bool, mode: str) -> FetchedCalendar:

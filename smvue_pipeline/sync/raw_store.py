@@ -283,3 +283,37 @@ def _cancel_missing(con: duckdb.DuckDBPyConnection, now: datetime) -> list[tuple
         """,
         {"now": now},
     ).fetchall()
+
+
+def purge_calendars_not_kept(
+    con: duckdb.DuckDBPyConnection, connection_ids: list[str], kept: list[tuple[str, str]]
+) -> dict[str, int]:
+    """Rows and cursors of the connections' calendars not in `kept` leave the warehouse: a
+    calendar the user stopped sharing with SMVue (or deleted) is not kept. Rows deleted per
+    connection."""
+    covered = pa.table({"connection_id": connection_ids})
+    keep = pa.table(
+        {"connection_id": [c for c, _ in kept], "calendar_id": [k for _, k in kept]},
+        schema=pa.schema([("connection_id", pa.string()), ("calendar_id", pa.string())]),
+    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("purge_covered", covered)
+        con.register("purge_kept", keep)
+        not_kept = """t.connection_id IN (SELECT connection_id FROM purge_covered) AND NOT EXISTS (
+            SELECT 1 FROM purge_kept k WHERE k.connection_id = t.connection_id AND k.calendar_id = t.calendar_id)"""
+        deleted = con.execute(
+            f"DELETE FROM raw.calendar_events t WHERE {not_kept} RETURNING t.connection_id"
+        ).fetchall()
+        con.execute(f"DELETE FROM raw.sync_state t WHERE {not_kept}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("purge_covered")
+        con.unregister("purge_kept")
+    counts: dict[str, int] = {}
+    for (connection_id,) in deleted:
+        counts[connection_id] = counts.get(connection_id, 0) + 1
+    return counts

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+from webhook_gateway.models.common import Strict
 
 Provider = Literal["google", "microsoft"]
 Status = Literal["connected", "syncing", "needs_reconnect", "disconnected", "error"]
@@ -15,6 +17,18 @@ class CalendarOut(BaseModel):
     name: str
     is_primary: bool
     is_selected: bool
+
+
+# Provider calendar ids: Google's are e-mail-like, Graph's long base64 (which may hold '/').
+CalendarId = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+
+
+class CalendarSelection(Strict):
+    """PUT /v1/connections/{id}/calendars: the calendars SMVue syncs from now on (F3)."""
+
+    calendar_ids: list[CalendarId] = Field(
+        min_length=1, max_length=100, description="ids from the connection's `calendars`; at least one"
+    )
 
 
 class WatchOut(BaseModel):

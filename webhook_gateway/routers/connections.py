@@ -10,7 +10,13 @@ from webhook_gateway.auth import require_api_token
 from webhook_gateway.dependencies import Connections
 from webhook_gateway.models import error_responses
 from webhook_gateway.models.common import Identifier
-from webhook_gateway.models.connections import ConnectionList, ConnectionOut, DisconnectResult, SyncQueued
+from webhook_gateway.models.connections import (
+    CalendarSelection,
+    ConnectionList,
+    ConnectionOut,
+    DisconnectResult,
+    SyncQueued,
+)
 
 router = APIRouter(
     prefix="/v1/connections",
@@ -30,6 +36,17 @@ def list_connections(connections: Connections) -> ConnectionList:
 @router.get("/{id}", response_model=ConnectionOut, responses=error_responses(404))
 def get_connection(id: ConnectionId, connections: Connections) -> ConnectionOut:  # noqa: A002 - the API's name
     return connections.get(id)
+
+
+@router.put("/{id}/calendars", response_model=ConnectionOut, responses=error_responses(404, 409))
+def select_calendars(
+    id: ConnectionId, selection: CalendarSelection, connections: Connections
+) -> ConnectionOut:  # noqa: A002
+    """Choose the calendars SMVue syncs (the primary one alone by default). A newly selected
+    calendar is imported by the next run and watched at once; a deselected one stops being
+    watched, and its rows leave the warehouse in the next run. 409 when disconnected or needing
+    reconnect; 422 for an id that is not one of the connection's calendars."""
+    return connections.select_calendars(id, selection.calendar_ids)
 
 
 @router.post("/{id}/sync", status_code=202, response_model=SyncQueued, responses=error_responses(404, 409))

@@ -1,6 +1,7 @@
 """A calendar its owner deletes at the provider: the connection keeps syncing its other calendars,
-the deleted calendar's live rows are cancelled, it leaves the connection's calendars, and its
-watches are handed to the watch maintenance to stop. Through the real clients and the emulator."""
+the deleted calendar's rows and cursor leave the warehouse, it leaves the connection's calendars,
+and its watches are handed to the watch maintenance to stop. Through the real clients and the
+emulator."""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ def test_a_calendar_deleted_at_the_provider_is_forgotten_and_the_others_keep_syn
     }
     rows = harness.rows(mailbox.connection_id)
     assert rows[kept]["status"] != "cancelled" and rows[kept]["start_at"] == moved
-    assert rows[doomed]["status"] == "cancelled"  # its events went with it
+    assert doomed not in rows and second.purged == 1  # its events went with it
+    assert set(harness.sync_state(mailbox.connection_id)) == {mailbox.primary_calendar_id}
     assert harness.connection(mailbox.connection_id).status == "connected"
     calendars = {
         c.calendar_id for c in harness.connections.calendars(mailbox.connection_id, selected_only=False)
@@ -97,3 +99,27 @@ def test_a_calendar_deleted_at_the_provider_is_forgotten_and_the_others_keep_syn
     assert third.ok and [c.calendar_id for c in third.calendars] == [mailbox.primary_calendar_id]
     listing = {k: v for k, v in harness.admin.stats()["requests"].items() if "calendar" in k.lower()}
     assert sum(listing.values()) == 1, listing
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_a_deselected_calendar_leaves_the_warehouse_and_can_come_back(harness, provider):
+    mailbox = harness.connect(provider)
+    coaching = mailbox.second_calendar_id
+    start = scenario.local(datetime.now(UTC).date() + timedelta(days=3), 9)
+    kept = _add_event(mailbox, "Forecast call", start, mailbox.primary_calendar_id)
+    private = _add_event(mailbox, "1:1 Ria / Mara", start + timedelta(hours=3), coaching)
+    [first] = harness.engine_sync()
+    assert first.ok and {kept, private} <= set(harness.rows(mailbox.connection_id))
+
+    # The user stops sharing the coaching calendar with SMVue: its rows and cursor go.
+    harness.connections.select_calendars(mailbox.connection_id, {mailbox.primary_calendar_id})
+    [second] = harness.engine_sync()
+    assert second.ok and second.purged == 1
+    assert set(harness.rows(mailbox.connection_id)) == {kept}
+    assert set(harness.sync_state(mailbox.connection_id)) == {mailbox.primary_calendar_id}
+
+    # Selected again: a full import brings it back.
+    harness.connections.select_calendars(mailbox.connection_id, {mailbox.primary_calendar_id, coaching})
+    [third] = harness.engine_sync()
+    assert third.ok and {c.calendar_id: c.mode for c in third.calendars}[coaching] == "full"
+    assert harness.rows(mailbox.connection_id)[private]["status"] != "cancelled"
