@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import google.oauth2.credentials
 import google_auth_httplib2
 import httplib2
+import pytest
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
@@ -58,6 +59,13 @@ def new_mailbox(emulator, admin, name: str = "Test User") -> Mailbox:
     user = admin.new_user("google", name=name)
     token = admin.token("google", user["email"])
     return Mailbox(user["email"], token, calendar_service(emulator.url, token))
+
+
+def http_error(call) -> HttpError:
+    """The HttpError a request must raise (the test fails when it succeeds)."""
+    with pytest.raises(HttpError) as caught:
+        call.execute()
+    return caught.value
 
 
 def error_reason(exc: HttpError) -> str:

@@ -13,6 +13,7 @@ from calendar_emulator.actors import GoogleActor
 from tests.emulator.google_client import (
     calendar_service,
     error_reason,
+    http_error,
     list_all,
     new_mailbox,
     oauth_tokens,
@@ -23,19 +24,8 @@ from tests.receiver import NotificationReceiver
 SCOPE = "https://www.googleapis.com/auth/"
 
 
-@pytest.fixture
-def alice(emulator, admin):
-    return new_mailbox(emulator, admin, name="Alice")
-
-
-def _http_error(call) -> HttpError:
-    with pytest.raises(HttpError) as caught:
-        call.execute()
-    return caught.value
-
-
 def _assert_not_found(call) -> None:
-    error = _http_error(call)
+    error = http_error(call)
     assert error.resp.status == 404 and error_reason(error) == "notFound", error.content
 
 
@@ -96,7 +86,7 @@ def test_actor_deletes_a_calendar_through_the_api(alice, admin, emulator):
 @pytest.mark.parametrize("calendar_id", ["primary", "self"])
 def test_the_primary_calendar_cannot_be_deleted(alice, calendar_id):
     target = alice.email if calendar_id == "self" else "primary"
-    error = _http_error(alice.service.calendars().delete(calendarId=target))
+    error = http_error(alice.service.calendars().delete(calendarId=target))
     assert error.resp.status == 400 and error_reason(error) == "cannotDeletePrimaryCalendar"
     body = json.loads(error.content)["error"]
     assert body["code"] == 400 and body["message"] == "Cannot delete primary calendar."
@@ -129,7 +119,7 @@ def test_deleting_a_calendar_needs_a_calendars_write_scope(alice, admin, emulato
     if allowed:
         call.execute()
     else:
-        error = _http_error(call)
+        error = http_error(call)
         assert error.resp.status == 403 and error_reason(error) == "insufficientPermissions"
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.emulator import google_schema
-from tests.emulator.google_client import error_reason, http_session, list_all, new_mailbox, timed
+from tests.emulator.google_client import error_reason, http_error, http_session, list_all, new_mailbox, timed
 
 EVENT_FIELDS = [
     "summary",
@@ -48,29 +47,23 @@ def _faults(admin, email, **rule):
     admin.faults({"rules": [{"user": email, "count": 1, **rule}]})
 
 
-def _http_error(call) -> HttpError:
-    with pytest.raises(HttpError) as caught:
-        call.execute()
-    return caught.value
-
-
 # --- fault injection --------------------------------------------------------------------------
 def test_rate_limits(alice, admin):
     _faults(admin, alice.email, kind="rate_limit")
-    error = _http_error(alice.events.list(calendarId="primary"))
+    error = http_error(alice.events.list(calendarId="primary"))
     assert error.resp.status == 403 and error_reason(error) == "rateLimitExceeded"
     assert error.resp["retry-after"] == "1"
     alice.events.list(calendarId="primary").execute()  # count=1: the next call goes through
 
     _faults(admin, alice.email, kind="rate_limit", status=429, retry_after=7)
-    error = _http_error(alice.events.list(calendarId="primary"))
+    error = http_error(alice.events.list(calendarId="primary"))
     assert error.resp.status == 429 and error_reason(error) == "rateLimitExceeded"
     assert error.resp["retry-after"] == "7"
 
 
 def test_quota_exceeded(alice, admin):
     _faults(admin, alice.email, kind="quota_exceeded")
-    error = _http_error(
+    error = http_error(
         alice.events.insert(calendarId="primary", body=timed("2033-01-01T10:00:00Z", "2033-01-01T11:00:00Z"))
     )
     assert error.resp.status == 403 and error_reason(error) == "quotaExceeded"
@@ -81,7 +74,7 @@ def test_quota_exceeded(alice, admin):
 @pytest.mark.parametrize(("status", "reason"), [(500, "backendError"), (503, "serviceUnavailable")])
 def test_server_errors(alice, admin, status, reason):
     _faults(admin, alice.email, kind="server_error", status=status)
-    error = _http_error(alice.events.list(calendarId="primary"))
+    error = http_error(alice.events.list(calendarId="primary"))
     assert error.resp.status == status and error_reason(error) == reason
 
 
@@ -89,15 +82,15 @@ def test_faults_are_scoped_to_their_user(alice, admin, emulator):
     bob = new_mailbox(emulator, admin, name="Bob")
     admin.faults({"rules": [{"kind": "server_error", "user": alice.email}]})
     bob.events.list(calendarId="primary").execute()
-    assert _http_error(alice.events.list(calendarId="primary")).resp.status == 500
-    assert _http_error(alice.events.list(calendarId="primary")).resp.status == 500
+    assert http_error(alice.events.list(calendarId="primary")).resp.status == 500
+    assert http_error(alice.events.list(calendarId="primary")).resp.status == 500
 
 
 def test_sync_token_expired_fault(alice, admin):
     _, token, _ = list_all(alice.events, calendarId="primary")
     _faults(admin, alice.email, kind="sync_token_expired")
     alice.events.list(calendarId="primary").execute()  # only requests carrying a sync token
-    error = _http_error(alice.events.list(calendarId="primary", syncToken=token))
+    error = http_error(alice.events.list(calendarId="primary", syncToken=token))
     assert error.resp.status == 410 and error_reason(error) == "fullSyncRequired"
     alice.events.list(calendarId="primary", syncToken=token).execute()
 

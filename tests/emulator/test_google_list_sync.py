@@ -5,27 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from googleapiclient.errors import HttpError
 
-from tests.emulator.google_client import error_reason, list_all, new_mailbox, timed
+from tests.emulator.google_client import error_reason, http_error, list_all, new_mailbox, timed
 
 DELETED_KEYS = {"kind", "etag", "id", "status", "updated"}
 CANCELLED_INSTANCE_KEYS = {"kind", "etag", "id", "status", "recurringEventId", "originalStartTime", "updated"}
 
 
-@pytest.fixture
-def alice(emulator, admin):
-    return new_mailbox(emulator, admin, name="Alice")
-
-
 def _insert(mailbox, start, end, **extra):
     return mailbox.events.insert(calendarId="primary", body=timed(start, end, **extra)).execute()
-
-
-def _http_error(call) -> HttpError:
-    with pytest.raises(HttpError) as caught:
-        call.execute()
-    return caught.value
 
 
 # --- calendars --------------------------------------------------------------------------------
@@ -66,7 +54,7 @@ def test_other_users_calendars_are_not_found(alice, admin, emulator):
         alice.service.calendarList().get(calendarId=bob.email),
         alice.events.list(calendarId="nobody@example.com"),
     ):
-        error = _http_error(call)
+        error = http_error(call)
         assert error.resp.status == 404 and error_reason(error) == "notFound"
 
 
@@ -107,13 +95,13 @@ def test_all_day_events_in_windows(alice):
     ],
 )
 def test_time_parameters_need_rfc3339_with_offset(alice, window):
-    error = _http_error(alice.events.list(calendarId="primary", **window))
+    error = http_error(alice.events.list(calendarId="primary", **window))
     assert error.resp.status == 400
 
 
 def test_empty_range_is_time_range_empty(alice):
     for bounds in (("2030-01-02T00:00:00Z", "2030-01-01T00:00:00Z"), ("2030-01-01T00:00:00Z",) * 2):
-        error = _http_error(alice.events.list(calendarId="primary", timeMin=bounds[0], timeMax=bounds[1]))
+        error = http_error(alice.events.list(calendarId="primary", timeMin=bounds[0], timeMax=bounds[1]))
         assert error.resp.status == 400 and error_reason(error) == "timeRangeEmpty"
 
 
@@ -155,12 +143,12 @@ def test_max_results_default_cap_and_minimum(alice, admin):
     ).execute()
     assert len(capped["items"]) == 2500 and "nextPageToken" in capped
     for bad in (0, -5):
-        error = _http_error(alice.events.list(calendarId="primary", maxResults=bad))
+        error = http_error(alice.events.list(calendarId="primary", maxResults=bad))
         assert error.resp.status == 400
 
 
 def test_unknown_page_token_is_400(alice):
-    error = _http_error(alice.events.list(calendarId="primary", pageToken="nonsense"))
+    error = http_error(alice.events.list(calendarId="primary", pageToken="nonsense"))
     assert error.resp.status == 400
 
 
@@ -216,7 +204,7 @@ def test_incremental_sync_can_be_paged(alice):
 )
 def test_sync_token_forbidden_combinations(alice, extra):
     _, token, _ = list_all(alice.events, calendarId="primary")
-    error = _http_error(alice.events.list(calendarId="primary", syncToken=token, **extra))
+    error = http_error(alice.events.list(calendarId="primary", syncToken=token, **extra))
     assert error.resp.status == 400
     assert error_reason(error) == "syncTokenWithRequestRestrictions"
 
@@ -227,13 +215,13 @@ def test_invalidated_sync_tokens_answer_410(alice, admin, emulator):
     with state.lock:
         user = state.identity.find_user("google", alice.email)
         state.google.invalidate_sync_tokens(user)  # this user's tokens only
-    error = _http_error(alice.events.list(calendarId="primary", syncToken=token))
+    error = http_error(alice.events.list(calendarId="primary", syncToken=token))
     assert error.resp.status == 410 and error_reason(error) == "fullSyncRequired"
 
     _, fresh, _ = list_all(alice.events, calendarId="primary")
     admin.faults({"expire_sync_tokens": True})  # everyone's tokens
     admin.clear_faults()
-    error = _http_error(alice.events.list(calendarId="primary", syncToken=fresh))
+    error = http_error(alice.events.list(calendarId="primary", syncToken=fresh))
     assert error.resp.status == 410 and error_reason(error) == "fullSyncRequired"
     _, recovered, _ = list_all(alice.events, calendarId="primary")  # a full sync starts over
     alice.events.list(calendarId="primary", syncToken=recovered).execute()
@@ -242,9 +230,9 @@ def test_invalidated_sync_tokens_answer_410(alice, admin, emulator):
 def test_sync_token_of_another_calendar_is_gone(alice, admin):
     secondary = admin.add_calendar("google", alice.email, "Other")
     _, token, _ = list_all(alice.events, calendarId=secondary)
-    error = _http_error(alice.events.list(calendarId="primary", syncToken=token))
+    error = http_error(alice.events.list(calendarId="primary", syncToken=token))
     assert error.resp.status == 410
-    error = _http_error(alice.events.list(calendarId="primary", syncToken="garbage!"))
+    error = http_error(alice.events.list(calendarId="primary", syncToken="garbage!"))
     assert error.resp.status == 400
 
 
@@ -313,7 +301,7 @@ def test_updated_min_includes_deletions(alice, emulator):
     assert by_id[before["id"]]["status"] == "cancelled"
     assert len(alice.events.list(calendarId="primary", updatedMin=earlier).execute()["items"]) == 2
     too_old = (datetime.now(UTC) - timedelta(days=29)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    error = _http_error(alice.events.list(calendarId="primary", updatedMin=too_old))
+    error = http_error(alice.events.list(calendarId="primary", updatedMin=too_old))
     assert error.resp.status == 410 and error_reason(error) == "updatedMinTooLongAgo"
 
 
@@ -348,7 +336,7 @@ def test_extended_property_q_and_ical_uid_filters(alice):
     assert ids(iCalUID=tagged["iCalUID"]) == {tagged["id"]}
     filtered = alice.events.list(calendarId="primary", q="lunch").execute()
     assert "nextSyncToken" not in filtered  # a filtered view cannot seed incremental sync
-    error = _http_error(alice.events.list(calendarId="primary", privateExtendedProperty="novalue"))
+    error = http_error(alice.events.list(calendarId="primary", privateExtendedProperty="novalue"))
     assert error.resp.status == 400
 
 
@@ -360,5 +348,5 @@ def test_order_by(alice):
     assert [i["id"] for i in by_start["items"]] == [early["id"], late["id"]]
     by_updated = alice.events.list(calendarId="primary", orderBy="updated").execute()
     assert [i["id"] for i in by_updated["items"]] == [early["id"], late["id"]]
-    error = _http_error(alice.events.list(calendarId="primary", orderBy="startTime"))
+    error = http_error(alice.events.list(calendarId="primary", orderBy="startTime"))
     assert error.resp.status == 400

@@ -4,16 +4,10 @@ moved and cancelled instances, series changes and deletion, events.instances."""
 from __future__ import annotations
 
 import pytest
-from googleapiclient.errors import HttpError
 
-from tests.emulator.google_client import error_reason, list_all, new_mailbox, timed
+from tests.emulator.google_client import error_reason, http_error, list_all, timed
 
 NY = "America/New_York"
-
-
-@pytest.fixture
-def alice(emulator, admin):
-    return new_mailbox(emulator, admin, name="Alice")
 
 
 def _series(alice, recurrence, start="2031-03-03T10:00:00", end="2031-03-03T10:30:00", tz=NY, **extra):
@@ -109,7 +103,7 @@ def test_moved_and_cancelled_instances(alice):
     assert moved["originalStartTime"] == {"dateTime": "2031-06-09T09:00:00Z", "timeZone": "UTC"}
     assert moved["start"]["dateTime"] == "2031-06-10T15:00:00Z"
     assert alice.events.delete(calendarId="primary", eventId=cancelled_id).execute() == ""
-    error = _http_error(alice.events.delete(calendarId="primary", eventId=cancelled_id))
+    error = http_error(alice.events.delete(calendarId="primary", eventId=cancelled_id))
     assert error.resp.status == 410
 
     items = _instances(alice)
@@ -133,7 +127,7 @@ def test_moved_and_cancelled_instances(alice):
     plain = {i["id"]: i for i in alice.events.list(calendarId="primary").execute()["items"]}
     assert set(plain) == {master["id"], moved_id, cancelled_id}
     # Instances that never existed are not found.
-    error = _http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_20310603T090000Z"))
+    error = http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_20310603T090000Z"))
     assert error.resp.status == 404
 
 
@@ -190,7 +184,7 @@ def test_deleting_the_series(alice):
     }
     assert set(delta) == {master["id"], exception_id}
     assert delta[master["id"]]["status"] == "cancelled" and delta[exception_id]["status"] == "cancelled"
-    error = _http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_20310803T090000Z"))
+    error = http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_20310803T090000Z"))
     assert error.resp.status == 404
 
 
@@ -227,7 +221,7 @@ def test_events_instances(alice):
     ],
 )
 def test_invalid_recurrence_is_400(alice, recurrence):
-    error = _http_error(
+    error = http_error(
         alice.events.insert(
             calendarId="primary",
             body=timed("2031-01-01T10:00:00", "2031-01-01T11:00:00", tz=NY, recurrence=recurrence),
@@ -241,21 +235,15 @@ def test_far_instance_ids_are_not_found(alice):
         alice, ["RRULE:FREQ=DAILY"], tz="UTC", start="2031-10-01T09:00:00", end="2031-10-01T10:00:00"
     )
     for suffix in ("99991231T090000Z", "20311001T090001Z", "20300101T090000Z", "2031"):
-        error = _http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_{suffix}"))
+        error = http_error(alice.events.get(calendarId="primary", eventId=f"{master['id']}_{suffix}"))
         assert error.resp.status == 404
 
 
 def test_recurring_timed_events_need_a_time_zone(alice):
-    error = _http_error(
+    error = http_error(
         alice.events.insert(
             calendarId="primary",
             body=timed("2031-01-01T10:00:00Z", "2031-01-01T11:00:00Z", recurrence=["RRULE:FREQ=DAILY"]),
         )
     )
     assert error.resp.status == 400 and error_reason(error) == "invalid"
-
-
-def _http_error(call) -> HttpError:
-    with pytest.raises(HttpError) as caught:
-        call.execute()
-    return caught.value

@@ -26,11 +26,6 @@ HEADERS = {
 
 
 @pytest.fixture
-def alice(emulator, admin):
-    return new_mailbox(emulator, admin, name="Alice")
-
-
-@pytest.fixture
 def receiver(admin):
     with NotificationReceiver() as rx:
         yield rx

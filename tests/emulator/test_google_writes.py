@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 from google.auth.exceptions import RefreshError
-from googleapiclient.errors import HttpError
 
 from tests.emulator.google_client import (
     calendar_service,
     error_reason,
+    http_error,
     http_session,
     new_mailbox,
     oauth_tokens,
@@ -21,17 +21,6 @@ from tests.emulator.google_client import (
 
 START, END = "2031-01-10T10:00:00Z", "2031-01-10T11:00:00Z"
 UPDATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-@pytest.fixture
-def alice(emulator, admin):
-    return new_mailbox(emulator, admin, name="Alice")
-
-
-def _http_error(call) -> HttpError:
-    with pytest.raises(HttpError) as caught:
-        call.execute()
-    return caught.value
 
 
 def _insert(alice, **extra):
@@ -80,9 +69,9 @@ def test_client_chosen_ids(alice):
     created = alice.events.insert(calendarId="primary", body=timed(START, END, id=good)).execute()
     assert created["id"] == good
     for bad in ("abcd", "ABCDEF12345", "abcdefw123", "0123-4567", "a" * 1025, 12345):
-        error = _http_error(alice.events.insert(calendarId="primary", body=timed(START, END, id=bad)))
+        error = http_error(alice.events.insert(calendarId="primary", body=timed(START, END, id=bad)))
         assert error.resp.status == 400 and error_reason(error) == "invalid", bad
-    error = _http_error(
+    error = http_error(
         alice.events.insert(calendarId="primary", body=timed(START, END, id=uuid.uuid4().hex, iCalUID="x@y"))
     )
     assert error.resp.status == 400
@@ -93,7 +82,7 @@ def test_duplicate_ids_and_the_idempotent_create_pattern(alice):
     body = timed(START, END, id=event_id, summary="first")
     alice.events.insert(calendarId="primary", body=body).execute()
     # A retried create: 409, then get + patch is the idempotent path.
-    error = _http_error(alice.events.insert(calendarId="primary", body={**body, "summary": "retry"}))
+    error = http_error(alice.events.insert(calendarId="primary", body={**body, "summary": "retry"}))
     assert error.resp.status == 409 and error_reason(error) == "duplicate"
     assert "The requested identifier already exists" in error.reason
     existing = alice.events.get(calendarId="primary", eventId=event_id).execute()
@@ -103,13 +92,13 @@ def test_duplicate_ids_and_the_idempotent_create_pattern(alice):
     assert patched["summary"] == "retry"
     # Deleted ids stay taken; deleting twice is 410 deleted.
     assert alice.events.delete(calendarId="primary", eventId=event_id).execute() == ""
-    error = _http_error(alice.events.insert(calendarId="primary", body=body))
+    error = http_error(alice.events.insert(calendarId="primary", body=body))
     assert error.resp.status == 409 and error_reason(error) == "duplicate"
-    error = _http_error(alice.events.delete(calendarId="primary", eventId=event_id))
+    error = http_error(alice.events.delete(calendarId="primary", eventId=event_id))
     assert error.resp.status == 410 and error_reason(error) == "deleted"
     tombstone = alice.events.get(calendarId="primary", eventId=event_id).execute()
     assert tombstone["status"] == "cancelled"
-    error = _http_error(alice.events.get(calendarId="primary", eventId="nosuchevent1"))
+    error = http_error(alice.events.get(calendarId="primary", eventId="nosuchevent1"))
     assert error.resp.status == 404
 
 
@@ -128,7 +117,7 @@ def test_duplicate_ids_and_the_idempotent_create_pattern(alice):
     ],
 )
 def test_start_and_end_are_validated(alice, body, reason):
-    error = _http_error(alice.events.insert(calendarId="primary", body=body))
+    error = http_error(alice.events.insert(calendarId="primary", body=body))
     assert error.resp.status == 400 and error_reason(error) == reason
 
 
@@ -180,7 +169,7 @@ def test_extended_property_limits(alice):
     )
     private = created["extendedProperties"]["private"]
     assert long_key not in private and private[ok_key] == "kept" and len(private["big"]) == 1024
-    error = _http_error(
+    error = http_error(
         alice.events.insert(
             calendarId="primary", body=timed(START, END, extendedProperties={"private": {"a": 1}})
         )
@@ -204,18 +193,18 @@ def test_etags_sequence_and_conditional_requests(alice):
 
     stale = alice.events.patch(calendarId="primary", eventId=created["id"], body={"summary": "lost"})
     stale.headers["If-Match"] = renamed["etag"]
-    error = _http_error(stale)
+    error = http_error(stale)
     assert error.resp.status == 412 and error_reason(error) == "conditionNotMet"
     stale_delete = alice.events.delete(calendarId="primary", eventId=created["id"])
     stale_delete.headers["If-Match"] = created["etag"]
-    assert _http_error(stale_delete).resp.status == 412
+    assert http_error(stale_delete).resp.status == 412
     fresh = alice.events.patch(calendarId="primary", eventId=created["id"], body={"summary": "won"})
     fresh.headers["If-Match"] = moved["etag"]
     current = fresh.execute()
 
     unchanged = alice.events.get(calendarId="primary", eventId=created["id"])
     unchanged.headers["If-None-Match"] = current["etag"]
-    assert _http_error(unchanged).resp.status == 304
+    assert http_error(unchanged).resp.status == 304
     changed = alice.events.get(calendarId="primary", eventId=created["id"])
     changed.headers["If-None-Match"] = moved["etag"]
     assert changed.execute()["summary"] == "won"
@@ -253,7 +242,7 @@ def test_attendee_validation(alice):
         [{"email": "not-an-email"}],
         [{"email": "a@b.c", "responseStatus": "maybe"}],
     ):
-        error = _http_error(
+        error = http_error(
             alice.events.insert(calendarId="primary", body=timed(START, END, attendees=attendees))
         )
         assert error.resp.status == 400
@@ -287,7 +276,7 @@ def test_scopes_gate_calls(emulator, alice, scopes, can_read, can_write, can_lis
         if allowed:
             call.execute()
         else:
-            error = _http_error(call)
+            error = http_error(call)
             assert error.resp.status == 403 and error_reason(error) == "insufficientPermissions", name
 
 

@@ -19,6 +19,20 @@ def _add_event(mailbox, title: str, start: datetime, calendar_id: str) -> str:
     return actor.create(scenario.graph_event(title, start, 30), calendar_id=calendar_id)["id"]
 
 
+def _synced_with_an_event_on_each_calendar(harness, provider: str):
+    """A connected mailbox (both calendars selected), an event on each, imported: (mailbox, the
+    first event's start, its id on the primary calendar, its id on the Coaching calendar)."""
+    mailbox = harness.connect(provider)
+    start = scenario.local(datetime.now(UTC).date() + timedelta(days=2), 10)
+    on_primary = _add_event(mailbox, "Pipeline review", start, mailbox.primary_calendar_id)
+    on_coaching = _add_event(
+        mailbox, "1:1 Sam / Mara", start + timedelta(hours=2), mailbox.second_calendar_id
+    )
+    [first] = harness.engine_sync()
+    assert first.ok and {on_primary, on_coaching} <= set(harness.rows(mailbox.connection_id, live_only=True))
+    return mailbox, start, on_primary, on_coaching
+
+
 def _watch_on(harness, mailbox, calendar_id: str) -> str:
     """A live watch row for the calendar, as the gateway's WatchManager leaves one."""
     watch_id = f"watch-{calendar_id[:12]}"
@@ -47,13 +61,8 @@ def _watch_state(harness, watch_id: str) -> str:
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
 def test_a_calendar_deleted_at_the_provider_is_forgotten_and_the_others_keep_syncing(harness, provider):
-    mailbox = harness.connect(provider)
+    mailbox, start, kept, doomed = _synced_with_an_event_on_each_calendar(harness, provider)
     coaching = mailbox.second_calendar_id
-    start = scenario.local(datetime.now(UTC).date() + timedelta(days=2), 10)
-    kept = _add_event(mailbox, "Pipeline review", start, mailbox.primary_calendar_id)
-    doomed = _add_event(mailbox, "1:1 Sam / Mara", start + timedelta(hours=2), coaching)
-    [first] = harness.engine_sync()
-    assert first.ok and {kept, doomed} <= set(harness.rows(mailbox.connection_id, live_only=True))
     primary_watch, coaching_watch = (
         _watch_on(harness, mailbox, c) for c in (mailbox.primary_calendar_id, coaching)
     )
@@ -103,13 +112,8 @@ def test_a_calendar_deleted_at_the_provider_is_forgotten_and_the_others_keep_syn
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
 def test_a_deselected_calendar_leaves_the_warehouse_and_can_come_back(harness, provider):
-    mailbox = harness.connect(provider)
+    mailbox, _, kept, private = _synced_with_an_event_on_each_calendar(harness, provider)
     coaching = mailbox.second_calendar_id
-    start = scenario.local(datetime.now(UTC).date() + timedelta(days=3), 9)
-    kept = _add_event(mailbox, "Forecast call", start, mailbox.primary_calendar_id)
-    private = _add_event(mailbox, "1:1 Ria / Mara", start + timedelta(hours=3), coaching)
-    [first] = harness.engine_sync()
-    assert first.ok and {kept, private} <= set(harness.rows(mailbox.connection_id))
 
     # The user stops sharing the coaching calendar with SMVue: its rows and cursor go.
     harness.connections.select_calendars(mailbox.connection_id, {mailbox.primary_calendar_id})
