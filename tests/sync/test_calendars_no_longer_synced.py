@@ -127,3 +127,31 @@ def test_a_deselected_calendar_leaves_the_warehouse_and_can_come_back(harness, p
     [third] = harness.engine_sync()
     assert third.ok and {c.calendar_id: c.mode for c in third.calendars}[coaching] == "full"
     assert harness.rows(mailbox.connection_id)[private]["status"] != "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("provider", "listing"), [("google", r"/events$"), ("microsoft", r"/calendarView/delta$")]
+)
+def test_a_stray_404_on_a_calendar_that_exists_forgets_nothing(harness, provider, listing):
+    mailbox, _, on_primary, on_coaching = _synced_with_an_event_on_each_calendar(harness, provider)
+    coaching = mailbox.second_calendar_id
+    # One 404 on the coaching calendar's listing; the calendar itself still answers.
+    harness.admin.faults(
+        {
+            "rules": [
+                {"kind": "server_error", "status": 404, "path": listing, "user": mailbox.email, "count": 1}
+            ]
+        }
+    )
+    try:
+        [stray] = harness.engine_sync()
+    finally:
+        harness.admin.clear_faults()
+
+    assert not stray.ok and "still exists" in str(stray.error)
+    assert not any(c.gone for c in stray.calendars) and stray.purged == 0
+    selected = {c.calendar_id for c in harness.connections.calendars(mailbox.connection_id)}
+    assert selected == {mailbox.primary_calendar_id, coaching}
+    assert {on_primary, on_coaching} <= set(harness.rows(mailbox.connection_id, live_only=True))
+    [after] = harness.engine_sync()
+    assert after.ok and {c.calendar_id for c in after.calendars} == selected

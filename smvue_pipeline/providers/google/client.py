@@ -339,6 +339,16 @@ class GoogleSession(ProviderSession):
         # Same singleEvents as the full sync: Google requires every parameter to match (trap 5).
         return self._pages(calendar_id, {"syncToken": sync_token, "singleEvents": True})
 
+    def _missing_calendar(self, calendar_id: str) -> ProviderError:
+        """The listing answered 404. Forgetting a calendar drops its rows, so a 404 counts as
+        "gone" only once the calendar list confirms it; otherwise it is an error to retry."""
+        entry = self._execute(
+            self._service.calendarList().get(calendarId=calendar_id, fields="id"), not_found_ok=True
+        )
+        if entry is None:
+            return CalendarGone(calendar_id)
+        return ProviderUnavailable("events.list answered 404 for a calendar that still exists")
+
     def _pages(self, calendar_id: str, params: dict) -> Iterator[SyncPage]:
         page_token = None
         while True:
@@ -353,8 +363,7 @@ class GoogleSession(ProviderSession):
                     )
                 )
             except EventNotFound:
-                # Listing a calendar answers 404 only when the calendar itself is gone.
-                raise CalendarGone(calendar_id) from None
+                raise self._missing_calendar(calendar_id) from None
             self.stats.pages += 1
             records, removals = classify(calendar_id, response.get("items", []))
             page_token = response.get("nextPageToken")

@@ -355,6 +355,16 @@ class OutlookSession(ProviderSession):
     def incremental_sync(self, calendar_id: str, cursor: str) -> Iterator[SyncPage]:
         return self._delta_pages(calendar_id, json.loads(cursor)["delta_link"])
 
+    def _missing_calendar(self, calendar_id: str) -> ProviderError:
+        """The delta answered 404. Forgetting a calendar drops its rows, so a 404 counts as
+        "gone" only once the calendar itself answers 404; otherwise it is an error to retry."""
+        found = self._request(
+            "GET", f"me/calendars/{quote(calendar_id, safe='')}?$select=id", not_found_ok=True
+        )
+        if found is None:
+            return CalendarGone(calendar_id)
+        return ProviderUnavailable("calendarView/delta answered 404 for a calendar that still exists")
+
     def _delta_pages(self, calendar_id: str, url: str) -> Iterator[SyncPage]:
         headers = {
             "Prefer": f'IdType="ImmutableId", outlook.timezone="UTC", odata.maxpagesize={self._client.delta_page_size}'
@@ -363,8 +373,7 @@ class OutlookSession(ProviderSession):
             try:
                 page = self._request("GET", url, headers=headers) or {}
             except EventNotFound:
-                # A calendar's delta answers 404 only when the calendar itself is gone.
-                raise CalendarGone(calendar_id) from None
+                raise self._missing_calendar(calendar_id) from None
             self.stats.pages += 1
             events, removals = [], []
             for item in page.get("value", []):
