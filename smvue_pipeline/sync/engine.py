@@ -73,7 +73,7 @@ class FetchedCalendar:
     removals: list[Removal]
     cursor: str | None
     full: bool
-    mode: str  # full | incremental | full_after_410 | gone
+    mode: str  # full | incremental | full_after_410
 
 
 GONE = "gone"  # the calendar was deleted at the provider
@@ -175,8 +175,9 @@ class SyncEngine:
 
         def fetch_connection(
             job: ConnectionJob,
-        ) -> tuple[list[tuple[str, CalendarChanges]], RequestStats, Exception | None]:
+        ) -> tuple[list[tuple[str, CalendarChanges]], list[str], RequestStats, Exception | None]:
             ready: list[tuple[str, CalendarChanges]] = []
+            gone: list[str] = []  # deleted at the provider: nothing to apply, the purge drops them
             session = None
             try:
                 session = job.open_session()
@@ -190,10 +191,9 @@ class SyncEngine:
                     try:
                         item = self.fetch(session, plan, window)
                     except CalendarGone:
-                        # Deleted by its owner: like a full listing that found nothing, so its
-                        # live rows in the window are cancelled; the caller forgets the calendar.
                         log.warning("calendar %s of %s is gone", calendar.calendar_id, job.connection_id)
-                        item = FetchedCalendar(plan, [], [], None, True, GONE)
+                        gone.append(calendar.calendar_id)
+                        continue
                     # Arrow here, on the fetch thread: the writer then only runs DuckDB (which
                     # releases the GIL), and a fetched calendar waits in compact columns.
                     table = events_table(job.connection_id, job.provider, calendar.name, item.events, now)
@@ -216,11 +216,11 @@ class SyncEngine:
                 # Calendars fetched before the failure are complete (each carries its own cursor),
                 # so they are still applied: a calendar that keeps failing does not hold the
                 # others back. The request counts go into the run's report either way.
-                return ready, session.stats if session else RequestStats(), exc
+                return ready, gone, session.stats if session else RequestStats(), exc
             finally:
                 if session is not None:
                     session.close()
-            return ready, session.stats, None
+            return ready, gone, session.stats, None
 
         pending = deque(jobs)
         in_flight: dict = {}
@@ -238,8 +238,9 @@ class SyncEngine:
                 finished = [(in_flight.pop(future), future.result()) for future in done]
                 top_up()  # the next fetches run while this batch is written
                 batch: list[tuple[ConnectionResult, str, CalendarChanges]] = []
-                for job, (ready, stats, error) in finished:
+                for job, (ready, gone, stats, error) in finished:
                     result = ConnectionResult(job.connection_id, job.provider, stats=stats, error=error)
+                    result.calendars.extend(CalendarResult(c, GONE, ApplyCounts()) for c in gone)
                     results[job.connection_id] = result
                     if error is not None:
                         log.warning("connection %s failed: %s", job.connection_id, type(error).__name__)
