@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test lint bench chaos clean
+.PHONY: demo test test-fast lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The whole suite (CI runs this). SMVUE_TEST_SLOWDOWN stretches every deadline (default 3).
 test: lint $(DBT_MANIFEST)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=10 $(PYTEST_ARGS)
+
+# The inner loop: everything but the slow journeys (no Dagster daemon, no demo, no browser).
+test-fast: lint $(DBT_MANIFEST)
+	$(BIN)/python -m pytest -m "not e2e" --durations=10 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

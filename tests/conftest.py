@@ -1,4 +1,5 @@
-"""Shared fixtures: a real emulator on loopback, and helpers to act as its users."""
+"""Shared fixtures: a real emulator on loopback, and helpers to act as its users; the suite's
+time budgets (stretched by SMVUE_TEST_SLOWDOWN) and its check that no process outlives it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,48 @@ import uuid
 
 import pytest
 
-from calendar_emulator.actors import EmulatorAdminClient
 from calendar_emulator.server import EmulatorServer
+from tests import processes
+from tests.admin import AdminClient
+from tests.waiting import SLOWDOWN, scaled
+
+# The ini's `timeout` is the budget of a test that names none, on a quiet machine.
+DEFAULT_TEST_BUDGET = 120.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    processes.mark_session()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stretch every test's pytest-timeout budget by the same factor as its waits."""
+    default = float(config.getini("timeout") or DEFAULT_TEST_BUDGET)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        budget = float(marker.args[0]) if marker is not None and marker.args else default
+        item.add_marker(pytest.mark.timeout(scaled(budget)), append=False)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"SMVUE_TEST_SLOWDOWN={SLOWDOWN:g} (every deadline and test budget stretched by it)"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any process it started is still alive (and stop those)."""
+    left = processes.leftovers()
+    if not left:
+        return
+    processes.kill([pid for pid, _ in left])
+    lines = "\n".join(f"  pid {pid}: {argv}" for pid, argv in left)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(left)} process(es) started by the tests outlived them (now killed):\n{lines}"
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +65,11 @@ def admin(emulator):
 
 
 class EmulatorAdmin:
-    """Provider-first helpers for tests, over calendar_emulator.actors.EmulatorAdminClient."""
+    """Provider-first helpers for tests, over calendar_emulator.actors.AdminClient."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.client = EmulatorAdminClient(base_url, timeout=30)
+        self.client = AdminClient(base_url)
         self.http = self.client.http
         self._call = self.client.call
 
@@ -79,4 +120,4 @@ class EmulatorAdmin:
         return self._call("POST", "clock", json=body)
 
     def wait_notifications(self, timeout: float = 10) -> dict:
-        return self._call("POST", "notifications/wait", params={"timeout": timeout})
+        return self.client.wait_notifications(timeout)

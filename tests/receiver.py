@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.waiting import scaled
+
 
 @dataclass
 class Received:
@@ -40,15 +42,17 @@ class NotificationReceiver:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 item = Received(parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                # Recorded before it is answered: whoever reacts to the answer (the emulator's
+                # validation, a retry) finds the request already here.
+                with receiver._cond:
+                    receiver.received.append(item)
+                    receiver._cond.notify_all()
                 status, content_type, payload = receiver.respond(item)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                with receiver._cond:
-                    receiver.received.append(item)
-                    receiver._cond.notify_all()
 
             def log_message(self, *args) -> None:
                 pass
@@ -68,12 +72,14 @@ class NotificationReceiver:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
+        """What was received once `condition` holds; an AssertionError after `scaled(timeout)` s."""
+        limit = scaled(timeout)
+        deadline = time.monotonic() + limit
         with self._cond:
             while not condition(self.received):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"condition not met in {timeout}s; received {len(self.received)}")
+                    raise AssertionError(f"condition not met in {limit:g}s; received {len(self.received)}")
                 self._cond.wait(remaining)
             return list(self.received)
 

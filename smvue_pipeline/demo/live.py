@@ -250,11 +250,12 @@ def run_webhook_step(
     admin: EmulatorAdminClient,
     emulator_url: str,
     managers: Sequence[Manager],
-    timeout: float = 120,
+    timeout: float = 300,
 ) -> None:
     """Two managers change their calendars as users do; nobody triggers anything. Each change comes
     back as the provider's notification → the gateway (verified, queued) → change_queue_sensor →
-    a sync run, and is timed at each table it reaches."""
+    a sync run, and is timed at each table it reaches. The timeout only detects a stuck pipeline:
+    a busy or slow machine takes several times the quiet figure (README), and must still pass."""
     changes = [add_meeting_change(admin, emulator_url, managers[0])]
     if len(managers) > 1:
         changes.append(move_meeting_change(admin, emulator_url, managers[1]))

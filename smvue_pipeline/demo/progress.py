@@ -138,7 +138,7 @@ class ProgressBar:
 def wait_for_import(
     api: GatewayClient,
     live: LiveStack,
-    timeout: float = 240.0,
+    timeout: float = 480.0,  # detects a stuck import; a busy machine takes several times the quiet figure
     poll_every: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
 ) -> ImportState:

@@ -10,9 +10,12 @@ import pytest
 
 from smvue_pipeline.assets.cadence import PROJECT_DIR
 from smvue_pipeline.warehouse.database import extension_directory, open_database
+from tests import processes
 from tests.cadence.fixtures import AS_OF, build_warehouse
+from tests.waiting import scaled
 
 WAREHOUSE_KEY = "cadence-test-key-not-a-secret"
+DBT_BUILD = 120  # one `dbt build` of dbt_cadence with its unit tests: ~7 s here, two at once
 DBT = Path(sys.executable).parent / "dbt"
 
 
@@ -33,7 +36,7 @@ def start_dbt_build(warehouse: Path, key: str | None, work_dir: Path) -> subproc
         env["SMVUE_DUCKDB_EXTENSION_DIR"] = extension_directory()
     command = [str(DBT), "build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     command += ["--vars", json.dumps({"as_of": AS_OF.isoformat()})]
-    return subprocess.Popen(
+    return processes.spawn(
         command, env=env, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
@@ -42,12 +45,18 @@ def start_dbt_build(warehouse: Path, key: str | None, work_dir: Path) -> subproc
 def built_warehouses(tmp_path_factory) -> dict[str, Path]:
     """Both warehouse modes, built by two dbt processes at once (each is mostly one busy core)."""
     builds = {}
-    for mode, key in (("plain", None), ("encrypted", WAREHOUSE_KEY)):
-        work_dir = tmp_path_factory.mktemp(mode)
-        warehouse = work_dir / "warehouse.duckdb"
-        build_warehouse(warehouse, key)
-        builds[mode] = (warehouse, start_dbt_build(warehouse, key, work_dir))
-    outputs = {mode: process.communicate(timeout=300)[0] for mode, (_, process) in builds.items()}
+    try:
+        for mode, key in (("plain", None), ("encrypted", WAREHOUSE_KEY)):
+            work_dir = tmp_path_factory.mktemp(mode)
+            warehouse = work_dir / "warehouse.duckdb"
+            build_warehouse(warehouse, key)
+            builds[mode] = (warehouse, start_dbt_build(warehouse, key, work_dir))
+        outputs = {
+            mode: process.communicate(timeout=scaled(DBT_BUILD))[0] for mode, (_, process) in builds.items()
+        }
+    finally:
+        for _, process in builds.values():
+            processes.stop(process)
     for mode, (_, process) in builds.items():
         assert process.returncode == 0, f"dbt build ({mode}) failed:\n{outputs[mode][-6000:]}"
     return {mode: warehouse for mode, (warehouse, _) in builds.items()}

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute
 from smvue_pipeline.warehouse.database import ensure_schema, open_database
+from tests import processes
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_cadence"
@@ -42,7 +42,7 @@ def dbt_manifest() -> Path:
     """What `make` does before the tests (Makefile rule $(DBT_MANIFEST)), for a bare `pytest`."""
     if not _manifest_is_current():
         dbt = Path(sys.executable).parent / "dbt"
-        subprocess.run(
+        processes.run(
             [
                 str(dbt),
                 "parse",
@@ -54,9 +54,8 @@ def dbt_manifest() -> Path:
             ],
             env={**os.environ, "DO_NOT_TRACK": "1"},
             cwd=REPO,
-            check=True,
             timeout=180,
-        )
+        ).check_returncode()
         MANIFEST.touch()
     return MANIFEST
 

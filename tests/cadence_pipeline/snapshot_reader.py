@@ -1,8 +1,9 @@
 """A downstream reader: `python -m tests.cadence_pipeline.snapshot_reader PUBLISHED STOP_FILE`.
 
 Every 100 ms until STOP_FILE exists: open the published snapshot read-only, read the run number
-stamped on every row of three tables, close. Prints JSON: reads, errors, reads that saw more than
-one run number, and the run numbers seen.
+stamped on every row of three tables, close. Prints `read N RUNS_SEEN` after each read (so the test
+can pace its writes by the reader, whatever the machine's speed), then `report` and JSON: reads,
+errors, reads that saw more than one run number, and the run numbers seen.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ def main(published: str, stop_file: str) -> None:
                 mixed.append([list(r) for r in rows])
         except Exception as exc:  # every failure is the finding, not a crash
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        print("read", reads, len(seen), flush=True)
+        # A reader's pace, not a wait: it queries the snapshot ten times a second.
         time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
-    print(json.dumps({"reads": reads, "errors": errors, "mixed": mixed, "runs_seen": sorted(seen)}))
+    report = {"reads": reads, "errors": errors, "mixed": mixed, "runs_seen": sorted(seen)}
+    print("report", json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
+from calendar_emulator.actors import GoogleActor, GraphActor
 from smvue_pipeline.connect import ConnectService
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.opstore.annotations import AnnotationRepository
@@ -22,6 +22,8 @@ from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
 from smvue_pipeline.sql.one_on_ones import one_on_one_id_for_event
 from smvue_pipeline.warehouse.database import open_database
+from tests.admin import AdminClient
+from tests.waiting import scaled
 
 DAY = timedelta(days=1)
 
@@ -69,7 +71,7 @@ def connect(connect_service: ConnectService, manager_id: str, provider: str) -> 
     """The OAuth round trip (the emulator's consent screen approves the login_hint user at once)."""
     http = requests.Session()
     http.trust_env = False
-    answer = http.get(connect_service.start(manager_id, provider), allow_redirects=False, timeout=30)
+    answer = http.get(connect_service.start(manager_id, provider), allow_redirects=False, timeout=scaled(30))
     assert answer.status_code == 302, answer.text[:300]
     outcome = connect_service.finish(provider, dict(parse_qsl(urlsplit(answer.headers["Location"]).query)))
     return outcome.connection.connection_id
@@ -88,7 +90,7 @@ def published_rows(settings: Settings, sql: str, params=None) -> list[dict]:
 
 def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifest):
     settings = home
-    admin = EmulatorAdminClient(emulator.url)
+    admin = AdminClient(emulator.url)
     tag = uuid.uuid4().hex[:8]
     maya, liam, ava = (f"maya-{tag}@acme.test", f"Liam.{tag}@acme.test", f"ava-{tag}@acme.test")
     omar, noah = f"omar-{tag}@acme.test", f"noah-{tag}@acme.test"

@@ -4,7 +4,6 @@ to a real HTTP receiver with an Idempotency-Key, across failures and a crashed s
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from smvue_pipeline.reminders.resource import ReminderWebhookResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.sensors import reminders as reminder_sensor
 from smvue_pipeline.sql.one_on_ones import one_on_one_id_for_event
+from tests import processes
 from tests.cadence_pipeline.conftest import NOW, REPO, person
 from tests.receiver import NotificationReceiver
 
@@ -49,7 +49,7 @@ def receiver():
 
 
 def keys(rx: NotificationReceiver, at_least: int = 1) -> Counter:
-    """Deliveries per Idempotency-Key (the receiver records a request just after answering it)."""
+    """Deliveries per Idempotency-Key, once at least `at_least` requests arrived."""
     received = rx.wait_for(lambda got: len(got) >= at_least, timeout=10)
     return Counter(item.headers.get("Idempotency-Key") for item in received)
 
@@ -212,10 +212,10 @@ def test_a_sender_killed_mid_delivery_is_retried_with_the_same_key_and_never_aga
     (reminder,) = repo.all()
     due = start - DAY + timedelta(minutes=1)
 
-    child = subprocess.run(
+    child = processes.run(
         [sys.executable, "-m", "tests.cadence_pipeline.reminder_child", str(repo.store.path), receiver.url,
          due.isoformat(), crash_point],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO, timeout=60,
     )  # fmt: skip
     assert child.returncode == 17, child.stderr[-2000:]
     held = repo.get(reminder.reminder_id)

@@ -14,6 +14,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from tests.emulator import google_schema
+from tests.waiting import scaled
 
 VALIDATED: list[str] = []  # method ids whose responses were validated (a sanity check for the suite)
 
@@ -33,7 +34,9 @@ class ValidatingRequest(HttpRequest):
 def calendar_service(base_url: str, token: str | None = None, credentials=None):
     credentials = credentials or google.oauth2.credentials.Credentials(token)
     # No proxy: the emulator is on loopback.
-    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(proxy_info=None, timeout=30))
+    http = google_auth_httplib2.AuthorizedHttp(
+        credentials, http=httplib2.Http(proxy_info=None, timeout=scaled(30))
+    )
     return build(
         "calendar",
         "v3",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from tests.waiting import scaled
+
 WINDOW = {"startDateTime": "2030-01-01T00:00:00Z", "endDateTime": "2030-02-01T00:00:00Z"}
 READ_WRITE = "https://graph.microsoft.com/Calendars.ReadWrite"
 
@@ -23,7 +25,7 @@ class Graph:
         return path if path.startswith("http") else f"{self.base}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.http.request(method, self.url(path), timeout=30, **kwargs)
+        return self.http.request(method, self.url(path), timeout=scaled(30), **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)

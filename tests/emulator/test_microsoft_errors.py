@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tests.emulator.microsoft_support import WINDOW, Graph, event, graph_error, new_user
+from tests.waiting import scaled
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def faulty(admin):
 
 def test_missing_invalid_expired_and_revoked_tokens(emulator, admin):
     user, graph = new_user(admin, emulator)
-    anonymous = requests.get(f"{emulator.url}/microsoft/v1.0/me/events", timeout=10)
+    anonymous = requests.get(f"{emulator.url}/microsoft/v1.0/me/events", timeout=scaled(10))
     assert "empty" in graph_error(anonymous, 401, "InvalidAuthenticationToken")["message"]
     graph_error(Graph(emulator.url, "EwBnot-a-token").get("me/events"), 401, "InvalidAuthenticationToken")
     google = admin.new_user("google")

@@ -272,7 +272,7 @@ def test_creation_fails_when_the_endpoint_does_not_echo(emulator, admin):
         with NotificationReceiver(respond) as rx:
             response = graph.post("subscriptions", json={**base, "notificationUrl": f"{rx.url}/n"})
             assert "Subscription validation request failed" in graph_error(response, 400)["message"]
-            assert rx.received  # the handshake really happened
+            rx.wait_for(lambda got: got)  # the handshake really happened
     with NotificationReceiver() as good, NotificationReceiver(_wrong_echo) as bad:
         response = graph.post(
             "subscriptions",

@@ -13,11 +13,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
+from calendar_emulator.actors import GoogleActor, GraphActor
 from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
+from tests.admin import AdminClient
+from tests.waiting import scaled
 from webhook_gateway.app import create_app
 from webhook_gateway.server import GatewayServer
 from webhook_gateway.services import GatewayServices
@@ -82,7 +84,7 @@ class Gateway:
         self.services: GatewayServices = server.app.state.services
         self.secrets = secrets
         self.emulator_url = emulator_url
-        self.admin = EmulatorAdminClient(emulator_url)
+        self.admin = AdminClient(emulator_url)
         self.http = requests.Session()
         self.http.trust_env = False
         self.api = requests.Session()
@@ -111,12 +113,12 @@ class Gateway:
             f"{self.url}/oauth/{provider}/start", params={"manager_id": manager_id}, allow_redirects=False
         )
         assert start.status_code == 302, start.text
-        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=30)
+        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=scaled(30))
         assert consent.status_code == 302, consent.text
         location = consent.headers["location"]
         assert location.startswith(f"{self.url}/oauth/{provider}/callback"), location
         # The browser follows the redirect to the gateway (no bearer token: the state authenticates).
-        return self.http.get(location, allow_redirects=False, timeout=60)
+        return self.http.get(location, allow_redirects=False, timeout=scaled(60))
 
     def actor(self, connected: Connected) -> GoogleActor | GraphActor:
         token = self.admin.token(connected.email, connected.provider)
@@ -157,15 +159,15 @@ class Gateway:
         }
         if token is not None:
             headers["X-Goog-Channel-Token"] = token
-        return self.http.post(f"{self.url}/webhooks/google", headers=headers, timeout=10)
+        return self.http.post(f"{self.url}/webhooks/google", headers=headers, timeout=scaled(10))
 
     def graph_notify(self, items: list[dict], lifecycle: bool = False, **kwargs):
         path = "/webhooks/microsoft/lifecycle" if lifecycle else "/webhooks/microsoft"
-        return self.http.post(f"{self.url}{path}", json={"value": items}, timeout=10, **kwargs)
+        return self.http.post(f"{self.url}{path}", json={"value": items}, timeout=scaled(10), **kwargs)
 
     def kick_maintenance(self) -> None:
         worker = self.services.workers.periodic["watch_maintenance"]
-        assert worker.kick_and_wait(timeout=30), "watch_maintenance did not run"
+        assert worker.kick_and_wait(timeout=scaled(30)), "watch_maintenance did not run"
 
 
 @pytest.fixture(scope="session")
@@ -194,7 +196,7 @@ def gateway(emulator, gateway_settings) -> Gateway:
 
 @pytest.fixture
 def clear_faults(emulator):
-    admin = EmulatorAdminClient(emulator.url)
+    admin = AdminClient(emulator.url)
     yield admin
     admin.clear_faults()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.waiting import wait_until
+from tests.waiting import scaled, wait_until
 
 
 def _secret_stored(gateway, connection_id: str) -> bool:
@@ -30,7 +30,7 @@ def _refresh_works(gateway, credentials: str) -> bool:
             "client_id": settings.google_client_id,
             "client_secret": settings.google_client_secret,
         },
-        timeout=10,
+        timeout=scaled(10),
     )
     return answer.status_code == 200
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.waiting import wait_until
+from tests.waiting import scaled, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_google_forgeries_are_rejected_and_counted(gateway, google_conn):
             "malformed",
             400,
         ),
-        (lambda: gateway.http.post(f"{gateway.url}/webhooks/google", timeout=10), "malformed", 400),
+        (lambda: gateway.http.post(f"{gateway.url}/webhooks/google", timeout=scaled(10)), "malformed", 400),
     ]
     for send, reason, status in cases:
         _rejected(gateway, send, f"webhook_rejected_google_{reason}", status)
@@ -105,18 +105,22 @@ def test_graph_forgeries_are_rejected_and_counted(gateway, graph_conn, google_co
                 f"{gateway.url}/webhooks/microsoft",
                 data=b"{not json",
                 headers={"Content-Type": "application/json"},
-                timeout=10,
+                timeout=scaled(10),
             ),
             "malformed",
             400,
         ),
         (
-            lambda: gateway.http.post(f"{gateway.url}/webhooks/microsoft", json={"value": "x"}, timeout=10),
+            lambda: gateway.http.post(
+                f"{gateway.url}/webhooks/microsoft", json={"value": "x"}, timeout=scaled(10)
+            ),
             "malformed",
             400,
         ),
         (
-            lambda: gateway.http.post(f"{gateway.url}/webhooks/microsoft", data=b"x" * 1_000_001, timeout=10),
+            lambda: gateway.http.post(
+                f"{gateway.url}/webhooks/microsoft", data=b"x" * 1_000_001, timeout=scaled(10)
+            ),
             "malformed",
             413,
         ),
@@ -137,7 +141,7 @@ def test_graph_forgeries_are_rejected_and_counted(gateway, graph_conn, google_co
 def test_malformed_answers_name_the_field(gateway):
     answer = gateway.graph_notify([{"clientState": "x"}])
     assert answer.json() == {"error": "value.0.subscriptionId: Field required"}
-    answer = gateway.http.post(f"{gateway.url}/webhooks/google", timeout=10)
+    answer = gateway.http.post(f"{gateway.url}/webhooks/google", timeout=scaled(10))
     assert answer.json()["error"].startswith("x-goog-channel-id:")
 
 

@@ -4,8 +4,6 @@ Bounded: a few dozen examples per operation and mode."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -33,14 +31,12 @@ def test_fuzzing_every_operation_finds_no_server_error(fuzz_app):
     assert len(operations) >= 11
     seen: dict[str, set[int]] = {}
     failures: list[str] = []
-    started = time.monotonic()
     for operation in operations:
         for mode, examples in EXAMPLES.items():
             _fuzz(operation, mode, examples, seen, failures)
     assert failures == []
     # The fuzz reached past validation: some operations answered 2xx.
     assert any(code < 300 for codes in seen.values() for code in codes), seen
-    assert time.monotonic() - started < 60
 
 
 def _fuzz(operation, mode, examples: int, seen: dict, failures: list) -> None:

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.waiting import wait_until
+from tests.waiting import scaled, wait_until
 
 TOKEN = "Validation: Testing client application reachability for subscription Request-Id: 3c1a-9f:00"
 
@@ -16,7 +16,7 @@ def test_validation_handshake_echoes_the_decoded_token(gateway, path):
     answer = gateway.http.post(
         f"{gateway.url}{path}?validationToken={quote(TOKEN, safe='')}",
         headers={"Content-Type": "text/plain; charset=utf-8"},
-        timeout=10,
+        timeout=scaled(10),
     )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")

@@ -17,6 +17,7 @@ from smvue_pipeline.providers.base import CalendarInfo
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
+from tests.waiting import scaled
 
 
 def emulator_env(url: str, home: Path) -> dict[str, str]:
@@ -116,13 +117,13 @@ class Pipeline:
     requested run in process (raw_calendar_events + app mirrors, as sync_calendars_job starts)."""
 
     def __init__(self, emulator, settings: Settings) -> None:
-        from calendar_emulator.actors import EmulatorAdminClient
         from smvue_pipeline.connect import ConnectService
         from smvue_pipeline.resources.bindings import build_resources
+        from tests.admin import AdminClient
 
         self.url = emulator.url
         self.settings = settings
-        self.admin = EmulatorAdminClient(emulator.url)
+        self.admin = AdminClient(emulator.url)
         self.resources = build_resources(settings)
         self.opstore: OperationalStoreResource = self.resources["opstore"]
         providers = {
@@ -149,7 +150,7 @@ class Pipeline:
         url = self.connect_service.start(manager_id, provider)
         http = requests.Session()
         http.trust_env = False
-        answer = http.get(url, allow_redirects=False, timeout=30)
+        answer = http.get(url, allow_redirects=False, timeout=scaled(30))
         assert answer.status_code == 302, answer.text[:300]
         params = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
         connection_id = self.connect_service.finish(provider, params).connection.connection_id
@@ -270,9 +271,9 @@ class GatewayPipeline(Pipeline):
             allow_redirects=False,
         )
         assert start.status_code == 302, start.text
-        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=30)
+        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=scaled(30))
         assert consent.status_code == 302, consent.text
-        callback = self.http.get(consent.headers["location"], allow_redirects=False, timeout=60)
+        callback = self.http.get(consent.headers["location"], allow_redirects=False, timeout=scaled(60))
         assert callback.status_code == 200, callback.text
         connection_id = callback.json()["connection_id"]
         repo = self.connect_service.connections
@@ -298,7 +299,9 @@ class GatewayPipeline(Pipeline):
             {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
             for watch, secret in items
         ]
-        answer = http.post(f"{self.gateway_url}/webhooks/microsoft", json={"value": value}, timeout=30)
+        answer = http.post(
+            f"{self.gateway_url}/webhooks/microsoft", json={"value": value}, timeout=scaled(30)
+        )
         assert answer.status_code == 202, answer.text
         return answer.json()["enqueued"]
 
@@ -312,10 +315,12 @@ class GatewayPipeline(Pipeline):
                 "X-Goog-Message-Number": "1",
                 "X-Goog-Channel-Token": secret,
             }
-            answer = http.post(f"{self.gateway_url}/webhooks/google", headers=headers, timeout=30)
+            answer = http.post(f"{self.gateway_url}/webhooks/google", headers=headers, timeout=scaled(30))
         else:
             item = {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
-            answer = http.post(f"{self.gateway_url}/webhooks/microsoft", json={"value": [item]}, timeout=30)
+            answer = http.post(
+                f"{self.gateway_url}/webhooks/microsoft", json={"value": [item]}, timeout=scaled(30)
+            )
         assert answer.status_code == 202, answer.text
         return answer.json()["enqueued"]
 

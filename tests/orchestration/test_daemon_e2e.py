@@ -7,7 +7,6 @@ notification → gateway → change queue → change_queue_sensor → sync_calen
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,9 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from calendar_emulator.actors import EmulatorAdminClient, GoogleActor
+from calendar_emulator.actors import GoogleActor
 from smvue_pipeline.warehouse.database import open_database
-from tests.waiting import free_port, wait_until
+from tests import processes
+from tests.admin import AdminClient
+from tests.waiting import free_port, scaled, wait_until
 
 from .conftest import emulator_env
 
@@ -43,23 +44,6 @@ def _tail(log: Path | None, lines: int = 60) -> str:
     if log is None or not log.exists():
         return ""
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids of live processes whose environment holds `marker` (this test's SMVUE_HOME)."""
-    found = []
-    needle = marker.encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes():
-                stat = (entry / "stat").read_text()
-                if stat.rsplit(")", 1)[1].split()[0] != "Z":  # zombies are already gone
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 class Published:
@@ -84,8 +68,17 @@ class Published:
         return dict(rows)
 
 
+# Budgets on a quiet machine (stretched by SMVUE_TEST_SLOWDOWN); the test's own is their sum.
+GATEWAY_UP = 60  # dbt parse, Dagster storage, the gateway answering
+CONNECT = 90  # consent + callback (the callback lists calendars and opens watches)
+INITIAL_IMPORT = 120  # callback → a run launched by the sensor → the published snapshot
+CHANGE_VISIBLE = 120  # calendar change → notification → sensor → run → published snapshot
+STOPPED = 60 + 15  # SIGTERM → exit 0, then the last children gone
+TEST_BUDGET = GATEWAY_UP + CONNECT + INITIAL_IMPORT + CHANGE_VISIBLE + STOPPED + 30
+
+
 @pytest.mark.e2e
-@pytest.mark.timeout(360)
+@pytest.mark.timeout(TEST_BUDGET)
 def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger(emulator, tmp_path):
     home = tmp_path / "smvue-home"
     port = free_port()
@@ -95,12 +88,8 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         env.pop(name, None)
     log = tmp_path / "smvue-up.log"
     with open(log, "wb") as out:
-        up = subprocess.Popen(
-            [*SMVUE, "up", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        up = processes.spawn(
+            [*SMVUE, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     http = requests.Session()
     http.trust_env = False
@@ -111,14 +100,14 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
 
         def healthy() -> bool:
             try:
-                return http.get(f"{gateway}/healthz", timeout=1).status_code == 200
+                return http.get(f"{gateway}/healthz", timeout=scaled(1)).status_code == 200
             except requests.ConnectionError:
                 return False
 
-        wait_while_up(healthy, 60, "the gateway answering /healthz", up, log)
+        wait_while_up(healthy, GATEWAY_UP, "the gateway answering /healthz", up, log)
 
         # A manager with one meeting, connected through the gateway like the web app does it.
-        admin = EmulatorAdminClient(emulator.url)
+        admin = AdminClient(emulator.url)
         email = f"g-{uuid.uuid4().hex[:10]}@e2e.example"
         admin.create_user(email, "google", "Erin End")
         actor = GoogleActor(emulator.url, admin.token(email, "google"))
@@ -134,16 +123,16 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
             f"{gateway}/oauth/google/start", params={"manager_id": manager_id}, allow_redirects=False
         )
         assert started.status_code == 302, started.text
-        consent = http.get(started.headers["location"], allow_redirects=False, timeout=30)
+        consent = http.get(started.headers["location"], allow_redirects=False, timeout=scaled(CONNECT / 3))
         assert consent.status_code == 302, consent.text
-        callback = http.get(consent.headers["location"], allow_redirects=False, timeout=60)
+        callback = http.get(consent.headers["location"], allow_redirects=False, timeout=scaled(CONNECT))
         assert callback.status_code == 200, callback.text
         connection_id = callback.json()["connection_id"]
 
         published = Published(home / "published.duckdb")
         wait_while_up(
             lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1",
-            120,
+            INITIAL_IMPORT,
             "the initial import in the published snapshot",
             up,
             log,
@@ -154,7 +143,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         changed_at = time.monotonic()
         wait_while_up(
             lambda: published.titles(connection_id).get(event["id"]) == "Weekly 1:1 (agenda)",
-            120,
+            CHANGE_VISIBLE,
             "the change in raw.calendar_events",
             up,
             log,
@@ -163,11 +152,8 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
 
         # SIGTERM stops everything cleanly: exit 0 and no process left behind.
         up.send_signal(signal.SIGTERM)
-        assert up.wait(timeout=60) == 0, _tail(log)
-        wait_until(lambda: not processes_with(f"SMVUE_HOME={home}"), 15, "every child gone", poll=0.25)
+        assert up.wait(timeout=scaled(60)) == 0, _tail(log)
+        wait_until(lambda: not processes.marked(f"SMVUE_HOME={home}"), 15, "every child gone", poll=0.25)
     finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-        for pid in processes_with(f"SMVUE_HOME={home}"):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        processes.stop(up)
+        processes.kill_marked(f"SMVUE_HOME={home}")

@@ -6,17 +6,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
 import pytest
 
 from smvue_pipeline.runner import Child, Stack, StackError, group_alive
+from tests.waiting import wait_until
 
 PY = sys.executable
 
 
 def child(name: str, code: str) -> Child:
     return Child(name, [PY, "-c", code])
+
+
+def all_gone(children: list[Child]) -> None:
+    """Every child's process group empty (a SIGKILLed grandchild may take a moment to be reaped)."""
+    wait_until(lambda: not any(group_alive(c.process) for c in children), 10, "every process group gone")
 
 
 def test_a_dying_child_is_named_and_everything_stops(tmp_path):
@@ -29,10 +34,12 @@ def test_a_dying_child_is_named_and_everything_stops(tmp_path):
         log_dir=tmp_path,
     )
     stack.start()
-    with pytest.raises(StackError, match=r"^dier exited with status 3 \(log: .*dier\.log\)$"):
-        stack.wait(poll=0.05)
-    stack.stop(grace=5)
-    assert not any(group_alive(c.process) for c in stack.children)
+    try:
+        with pytest.raises(StackError, match=r"^dier exited with status 3 \(log: .*dier\.log\)$"):
+            stack.wait(poll=0.05)
+    finally:
+        stack.stop(grace=5)
+    all_gone(stack.children)
 
 
 def test_stop_reaches_grandchildren_and_kills_what_ignores_sigterm(tmp_path):
@@ -48,15 +55,13 @@ def test_stop_reaches_grandchildren_and_kills_what_ignores_sigterm(tmp_path):
     )
     stack = Stack([spawner, stubborn], dict(os.environ), log_dir=tmp_path)
     stack.start()
-    deadline = time.monotonic() + 10
-    while b"ready" not in (tmp_path / "stubborn.log").read_bytes():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    started = time.monotonic()
-    stack.stop(grace=1)
-    assert time.monotonic() - started < 8
-    assert not group_alive(spawner.process)  # the grandchild went with it
-    assert not group_alive(stubborn.process)
+    try:
+        wait_until(
+            lambda: b"ready" in (tmp_path / "stubborn.log").read_bytes(), 10, "the stubborn child ready"
+        )
+    finally:
+        stack.stop(grace=1)
+    all_gone([spawner, stubborn])  # the grandchild went with the spawner's group
     assert stubborn.process.returncode == -signal.SIGKILL
 
 
@@ -74,6 +79,6 @@ def test_smvue_up_exits_non_zero_in_one_line_when_a_child_dies(tmp_path, monkeyp
 
     assert cli.main(["up", "--port", "18780"]) == 1
     assert capsys.readouterr().err == "smvue up: gateway exited with status 3\n"
-    assert not any(group_alive(c.process) for c in children)
+    all_gone(children)
     # The Dagster instance was prepared under $SMVUE_HOME/dagster.
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()

@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import requests
 
-from calendar_emulator.actors import EmulatorAdminClient, GoogleActor, GraphActor
+from calendar_emulator.actors import GoogleActor, GraphActor
 from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.raw_events import SyncRequest, raw_calendar_events, record_outcomes, select_jobs
 from smvue_pipeline.connect import ConnectService
@@ -31,6 +31,8 @@ from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
 from smvue_pipeline.sync.engine import ConnectionResult, SyncEngine
 from smvue_pipeline.warehouse import database
+from tests.admin import AdminClient
+from tests.waiting import scaled
 
 RAW_OP = "raw_calendar_events"
 
@@ -46,7 +48,7 @@ class Mailbox:
     primary_calendar_id: str
     calendars: dict[str, str]  # name -> id, every calendar selected for sync
     base_url: str
-    admin: EmulatorAdminClient
+    admin: AdminClient
 
     def actor(self) -> GoogleActor | GraphActor:
         """The user's own calendar app, with a fresh token (tests expire tokens)."""
@@ -77,7 +79,7 @@ class SyncHarness:
         self.emulator = emulator
         self.url = emulator.url
         self.home = home
-        self.admin = EmulatorAdminClient(emulator.url)
+        self.admin = AdminClient(emulator.url)
         self.settings = Settings.from_env()
         self.store = OpStore(self.settings.opstore_path)
         self.cipher = TokenCipher(self.settings.secret_key())
@@ -131,7 +133,7 @@ class SyncHarness:
         url = self.connect_service.start(manager_id, provider)
         http = requests.Session()
         http.trust_env = False
-        answer = http.get(url, allow_redirects=False, timeout=30)
+        answer = http.get(url, allow_redirects=False, timeout=scaled(30))
         assert answer.status_code == 302, answer.text[:300]
         return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
 

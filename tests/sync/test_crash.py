@@ -4,17 +4,15 @@ table equals a clean import's, and no cursor ever ran ahead of its rows."""
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests import processes
 from tests.sync import scenario
-from tests.waiting import wait_until
+from tests.waiting import scaled, wait_until
 
 PAGE_SIZE = 2
 EVENTS_PER_CALENDAR = 10
@@ -76,7 +74,7 @@ def test_kill_mid_import_then_rerun_equals_a_clean_import(harness, tmp_path):
         }
     )
     harness.admin.reset_stats()
-    child = subprocess.Popen(
+    child = processes.spawn(
         [sys.executable, "-m", "tests.sync.sync_child", str(PAGE_SIZE)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -84,26 +82,25 @@ def test_kill_mid_import_then_rerun_equals_a_clean_import(harness, tmp_path):
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in child.stdout], daemon=True).start()
+    output = processes.Output(child)
     try:
         # Google's calendars committed (the child says so after each transaction)...
-        applied = set()
-        deadline = time.monotonic() + 60
-        while len(applied) < len(google.calendars):
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic())).split()
-            if line[0] == "applied":
-                assert line[1] == google.connection_id, "Graph must still be paging"
-                applied.add(line[2])
+        def applied(lines: list[str]) -> set[str]:
+            done = [line.split() for line in lines if line.startswith("applied")]
+            assert all(d[1] == google.connection_id for d in done), "Graph must still be paging"
+            return {d[2] for d in done}
+
+        output.wait_for(
+            lambda lines: applied(lines) >= set(google.calendars.values()), 60, "Google's calendars applied"
+        )
         # ...then one more Graph page, and kill -9 in the middle of Graph's paged import.
         seen = requests_of(harness, outlook.email)
         wait_for(lambda: requests_of(harness, outlook.email) > seen, child, "another Graph page")
         assert requests_of(harness, outlook.email) < graph_pages, "Graph's import must still be paging"
         child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=10) == -signal.SIGKILL
+        assert child.wait(timeout=scaled(10)) == -signal.SIGKILL
     finally:
-        if child.poll() is None:
-            child.kill()
+        processes.stop(child)
     harness.admin.clear_faults()
 
     # What the killed run left: Google's calendars committed with their cursors, Graph's nothing;

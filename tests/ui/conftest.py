@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
+
+from tests import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,10 +33,10 @@ def _apt_install() -> str:
         return "installing chromium with apt-get needs root"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-qq", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
+    if processes.run(install, env=env, timeout=600).returncode != 0:
         # A fresh machine may not have read the package lists yet.
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+        processes.run(["apt-get", "update", "-qq"], env=env, timeout=600)
+        done = processes.run(install, env=env, timeout=600)
         if done.returncode != 0:
             return f"apt-get install chromium failed: {done.stderr.strip().splitlines()[-1:]}"
     return ""
@@ -79,7 +80,7 @@ def screenshot(browser: str, url: str, out: Path, profile: Path, budget_ms: int 
         f"--screenshot={out}",
         url,
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    done = processes.run(argv, timeout=120)
     assert out.exists(), f"chromium wrote no screenshot (exit {done.returncode}): {done.stderr[-2000:]}"
     return out
 

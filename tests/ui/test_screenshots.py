@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,13 +17,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import processes
 from tests.ui.conftest import ROOT, distinct_colours, png_pixels, screenshot
-from tests.waiting import free_port, wait_until
+from tests.waiting import free_port, scaled, wait_until
 
 LOCATION = "smvue_pipeline.definitions"
 LINEAGE_PATH = "/assets/cadence_metrics?view=lineage&lineageScope=upstream&lineageDepth=5"
 LOADED_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 NODES_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+pytestmark = pytest.mark.e2e  # a browser and a webserver: the slow layer
 
 
 def check_png(path: Path, min_bytes: int, min_colours: int) -> None:
@@ -46,14 +48,14 @@ def webserver(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMVUE_")}
     env.update({"DAGSTER_HOME": str(home), "SMVUE_HOME": str(tmp_path / "smvue"), "DO_NOT_TRACK": "1"})
     webserver_bin = Path(sys.executable).parent / "dagster-webserver"
-    process = subprocess.Popen(  # noqa: S603 - our venv's console script
-        [str(webserver_bin), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=(tmp_path / "webserver.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (tmp_path / "webserver.log").open("wb") as log:
+        process = processes.spawn(
+            [str(webserver_bin), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     http = requests.Session()
     http.trust_env = False
@@ -61,7 +63,7 @@ def webserver(tmp_path):
     def loaded() -> bool:
         assert process.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
         try:
-            answer = http.post(f"{url}/graphql", json={"query": LOADED_QUERY}, timeout=2)
+            answer = http.post(f"{url}/graphql", json={"query": LOADED_QUERY}, timeout=scaled(2))
             entries = answer.json()["data"]["workspaceOrError"]["locationEntries"]
         except (requests.RequestException, ValueError, KeyError, TypeError):
             return False
@@ -71,18 +73,15 @@ def webserver(tmp_path):
         wait_until(loaded, 60, "dagster-webserver loading the code location", poll=0.2)
         yield url, http
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        processes.stop(process, grace=15)
 
 
 def test_dagster_ui_asset_lineage(chromium, artifacts, webserver, tmp_path):
     url, http = webserver
     # What the page draws: the served graph links raw events to the 1:1s to the cadence marts.
-    nodes = http.post(f"{url}/graphql", json={"query": NODES_QUERY}, timeout=30).json()["data"]["assetNodes"]
+    nodes = http.post(f"{url}/graphql", json={"query": NODES_QUERY}, timeout=scaled(30)).json()["data"][
+        "assetNodes"
+    ]
     parents = {
         "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes
     }
@@ -97,7 +96,6 @@ def test_dagster_ui_asset_lineage(chromium, artifacts, webserver, tmp_path):
 def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
     import dagster as dg
 
-    from calendar_emulator.actors import EmulatorAdminClient
     from calendar_emulator.server import EmulatorServer
     from smvue_pipeline.connect import ConnectService
     from smvue_pipeline.definitions import build_defs
@@ -109,6 +107,7 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
     from smvue_pipeline.resources.bindings import build_resources
     from smvue_pipeline.security.cipher import TokenCipher
     from smvue_pipeline.settings import Settings
+    from tests.admin import AdminClient
 
     # Its own emulator: the demo's organisation has fixed addresses the shared one may hold already.
     with EmulatorServer() as emulator:
@@ -120,7 +119,7 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
         monkeypatch.setenv("SMVUE_GRAPH_API_BASE", f"{emulator.url}/microsoft/v1.0/")
         monkeypatch.setenv("SMVUE_MS_AUTHORITY", f"{emulator.url}/microsoft/common")
         settings = Settings.from_env()
-        admin = EmulatorAdminClient(emulator.url)
+        admin = AdminClient(emulator.url)
         store = OpStore(settings.opstore_path)
         roster = RosterRepository(store)
         resources = build_resources(settings)

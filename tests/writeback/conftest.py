@@ -4,7 +4,6 @@ write-back workers with an injected clock."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from smvue_pipeline.writeback.scheduling import MeetingService, ScheduleRequest
 from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
 from tests.sync.conftest import Mailbox, SyncHarness
 from tests.sync.conftest import harness as harness  # noqa: F401 - the fixture, re-exported
+from tests.waiting import scaled, wait_until
 
 
 @dataclass
@@ -151,7 +151,7 @@ class Api:
         self.http.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.http.request(method, self.url + path, timeout=30, **kwargs)
+        return self.http.request(method, self.url + path, timeout=scaled(30), **kwargs)
 
     def schedule(self, team: Team, start: datetime, minutes: int = 30, key: str | None = None, **extra):
         body = {
@@ -172,15 +172,18 @@ class Api:
 
     def wait_settled(self, meeting_ids, timeout: float = 30.0) -> dict[str, dict]:
         """Poll GET until no meeting is pending (the gateway's workers run on their own)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            states = {m: self.meeting(m) for m in meeting_ids}
-            if all(s["writeback"] != "pending" for s in states.values()):
-                return states
-            if time.monotonic() > deadline:
-                pending = [m for m, s in states.items() if s["writeback"] == "pending"]
-                raise AssertionError(f"{len(pending)} meetings still pending after {timeout}s: {pending[:3]}")
-            time.sleep(0.05)
+        last: dict[str, dict] = {}
+
+        def settled() -> dict[str, dict] | None:
+            last.update({m: self.meeting(m) for m in meeting_ids})
+            return dict(last) if all(s["writeback"] != "pending" for s in last.values()) else None
+
+        def still_pending() -> str:
+            return f"pending: {[m for m, s in last.items() if s['writeback'] == 'pending'][:3]}"
+
+        return wait_until(
+            settled, timeout, f"{len(meeting_ids)} meetings settled", poll=0.05, detail=still_pending
+        )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from tests.waiting import scaled
 from tests.writeback.conftest import event_times, smvue_tag
 
 MEETINGS = 50
@@ -73,7 +74,7 @@ def test_an_idempotency_key_replays_for_a_day_then_is_pruned(wb, api):
     reused = api.schedule(team, slot(1), key=key)  # a pruned key makes a new request
     assert reused.status_code == 202 and reused.json()["meeting_id"] != meeting_id
     # The gateway runs the pruning on a worker of its own.
-    assert services.workers.periodic["housekeeping"].kick_and_wait(timeout=30)
+    assert services.workers.periodic["housekeeping"].kick_and_wait(timeout=scaled(30))
 
 
 def test_reschedule_and_cancel_through_the_api(wb, api):

@@ -4,25 +4,24 @@ restart: still exactly one event on the calendar, and the meeting `synced` — o
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests import processes
+from tests.waiting import scaled
 from tests.writeback.conftest import event_times, smvue_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 5
 
 
-def start_worker(failpoint: str) -> tuple[subprocess.Popen, queue.Queue]:
-    child = subprocess.Popen(
+def start_worker(failpoint: str) -> tuple[subprocess.Popen, processes.Output]:
+    child = processes.spawn(
         [
             sys.executable,
             "-m",
@@ -38,29 +37,7 @@ def start_worker(failpoint: str) -> tuple[subprocess.Popen, queue.Queue]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: queue.Queue = queue.Queue()
-
-    def pump() -> None:
-        for line in child.stderr:  # type: ignore[union-attr]
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return child, lines
-
-
-def wait_for_line(lines: queue.Queue, child: subprocess.Popen, needle: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            assert child.poll() is None, f"the worker exited early: {''.join(seen)[-2000:]}"
-            continue
-        seen.append(line)
-        if needle in line:
-            return
-    raise AssertionError(f"timed out waiting for {needle!r}: {''.join(seen)[-2000:]}")
+    return child, processes.Output(child, child.stderr)
 
 
 @pytest.mark.parametrize("moved_meanwhile", [False, True], ids=["same", "rescheduled_meanwhile"])
@@ -71,18 +48,16 @@ def test_kill_after_provider_call_then_restart_leaves_one_event(wb, provider, mo
 
     child, lines = start_worker("writeback.after_provider_call")
     try:
-        wait_for_line(lines, child, "failpoint writeback.after_provider_call reached")
+        lines.wait_for("failpoint writeback.after_provider_call reached", 60)
         # The calendar has the event; SMVue has not recorded it yet.
         assert [smvue_tag(r) for r in wb.events(team, live_only=True)] == [meeting_id]
         stuck = wb.meeting(meeting_id)
         assert (stuck.writeback_state, stuck.provider_event_id) == ("pending", None)
         assert wb.outbox.latest(meeting_id).lease_owner is not None
         child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
+        assert child.wait(timeout=scaled(30)) == -signal.SIGKILL
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        processes.stop(child)
 
     if moved_meanwhile:
         # Rescheduled while the dead worker's lease still holds the meeting: the new row waits for
