@@ -34,7 +34,11 @@ SESSION_MARK = os.environ.get(SESSION_VAR) or uuid.uuid4().hex
 
 
 def mark_session() -> None:
-    """Put the session's mark into the environment every child inherits (from pytest_configure)."""
+    """A fresh mark for this pytest session, in the environment every child inherits (from
+    pytest_configure). Fresh, not inherited: a pytest run inside a test is a session of its own,
+    which must not count the outer session's processes as its leftovers."""
+    global SESSION_MARK
+    SESSION_MARK = uuid.uuid4().hex
     os.environ[SESSION_VAR] = SESSION_MARK
 
 

@@ -34,9 +34,8 @@ def test_times_out_while_its_process_runs():
 
 def inner_pytest(tmp_path: Path, select: str, slowdown: str = "1"):
     (tmp_path / "test_inner.py").write_text(INNER_TESTS)
-    # A session of its own: the inner run's processes carry its mark, not this one's.
-    env = {k: v for k, v in os.environ.items() if k != processes.SESSION_VAR}
-    env.update({"PYTHONPATH": str(ROOT), "SMVUE_TEST_SLOWDOWN": slowdown})
+    # The inner run is a session of its own (with its own mark), as a bare `pytest` would be.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SMVUE_TEST_SLOWDOWN": slowdown}
     argv = [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q"]
     return processes.run([*argv, "-k", select, "test_inner.py"], timeout=120, env=env, cwd=tmp_path)
 
