@@ -134,6 +134,9 @@ def run_child(
     timer.start()
     try:
         _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        kill_group(process.pid)  # interrupted (Ctrl-C, a test's timeout): the child goes with us
+        raise
     finally:
         timer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)

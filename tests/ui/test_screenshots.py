@@ -18,13 +18,17 @@ import pytest
 import requests
 
 from tests import processes
-from tests.ui.conftest import ROOT, distinct_colours, png_pixels, screenshot
+from tests.ui.conftest import INSTALL_CHROMIUM, ROOT, SCREENSHOT, distinct_colours, png_pixels, screenshot
 from tests.waiting import free_port, scaled, wait_until
 
 LOCATION = "smvue_pipeline.definitions"
 LINEAGE_PATH = "/assets/cadence_metrics?view=lineage&lineageScope=upstream&lineageDepth=5"
 LOADED_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 NODES_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+WEBSERVER_UP = 60  # dagster-webserver loading the code location
+WEBSERVER_STOP = 2 * 15
+SYNC_RUN = 180  # the dashboard test's real sync job: imports, 1:1s, dbt, dashboard
 
 pytestmark = pytest.mark.e2e  # a browser and a webserver: the slow layer
 
@@ -70,12 +74,13 @@ def webserver(tmp_path):
         return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
     try:
-        wait_until(loaded, 60, "dagster-webserver loading the code location", poll=0.2)
+        wait_until(loaded, WEBSERVER_UP, "dagster-webserver loading the code location", poll=0.2)
         yield url, http
     finally:
-        processes.stop(process, grace=15)
+        processes.stop(process, grace=WEBSERVER_STOP / 2)
 
 
+@pytest.mark.timeout(INSTALL_CHROMIUM + WEBSERVER_UP + 30 + SCREENSHOT + WEBSERVER_STOP + 30)
 def test_dagster_ui_asset_lineage(chromium, artifacts, webserver, tmp_path):
     url, http = webserver
     # What the page draws: the served graph links raw events to the 1:1s to the cadence marts.
@@ -93,6 +98,7 @@ def test_dagster_ui_asset_lineage(chromium, artifacts, webserver, tmp_path):
     check_png(out, min_bytes=60_000, min_colours=100)
 
 
+@pytest.mark.timeout(INSTALL_CHROMIUM + SYNC_RUN + SCREENSHOT + 30)
 def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
     import dagster as dg
 
