@@ -6,7 +6,8 @@ Starts `smvue gateway` in its own process on a temporary SMVUE_HOME (no emulator
 here reaches a provider), then:
 
 - body: POSTs `--body-mb` MB to /v1/meetings without a token, streamed from a generator (chunked),
-  and reports the answer and the gateway's peak RSS (VmHWM) before and after;
+  and reports the answer and the gateway's peak RSS (VmHWM) before and after; then the same with
+  the token (the body cap's turn);
 - slow: opens `--slow` connections that send half a request's headers and then nothing, and
   reports how many the gateway closed and when (up to `--wait` s), while a genuine client keeps
   asking GET /healthz once a second (answered / asked).
@@ -47,9 +48,12 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
+API_TOKEN = "probe-token-" + "x" * 32
+
+
 def start_gateway(home: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMVUE_")}
-    env.update({"SMVUE_HOME": str(home), "SMVUE_API_TOKEN": "probe-token-" + "x" * 32})
+    env.update({"SMVUE_HOME": str(home), "SMVUE_API_TOKEN": API_TOKEN})
     smvue = Path(sys.executable).with_name("smvue")
     process = subprocess.Popen(  # noqa: S603
         [str(smvue), "gateway", "--port", str(port)],
@@ -70,7 +74,7 @@ def start_gateway(home: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("the gateway did not start")
 
 
-def body_probe(port: int, pid: int, megabytes: int) -> dict:
+def body_probe(port: int, pid: int, megabytes: int, token: str | None = None) -> dict:
     chunk = b"x" * (1 << 20)
 
     def body():
@@ -83,7 +87,10 @@ def body_probe(port: int, pid: int, megabytes: int) -> dict:
         answer = requests.post(
             f"http://{HOST}:{port}/v1/meetings",
             data=body(),
-            headers={"Content-Type": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
             timeout=120,
         )
         outcome = f"{answer.status_code} {answer.text[:100]}"
@@ -156,6 +163,9 @@ def main() -> None:
         try:
             result = {
                 "body": body_probe(port, gateway.pid, args.body_mb) if args.body_mb else None,
+                "body_with_token": body_probe(port, gateway.pid, args.body_mb, API_TOKEN)
+                if args.body_mb
+                else None,
                 "slow": slow_probe(port, args.slow, args.wait) if args.slow else None,
             }
         finally:
