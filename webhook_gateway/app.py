@@ -3,7 +3,8 @@
 Routers are listed in ROUTERS, one per concern; a feature adds its router there (and its
 background workers to `services.workers`). The provider webhooks come first, on the app itself.
 The app's lifespan starts the notification intake and the background workers and stops them on
-shutdown.
+shutdown. `RequestLimits` sits in front of the routes: the bearer token on /v1/* before any body
+is read, and every body capped while it streams (webhook_gateway/limits.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from smvue_pipeline.providers.base import CalendarProvider
 from smvue_pipeline.settings import Settings
 from webhook_gateway.errors import install_error_handlers
+from webhook_gateway.limits import GatewayLimits, RequestLimits
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
 from webhook_gateway.routers import connections, health, meetings, oauth, team, webhooks
 from webhook_gateway.services import GatewayServices
@@ -47,8 +49,10 @@ def create_app(
     start_workers: bool = True,
     watch_options: dict[str, Any] | None = None,
     writeback_options: dict[str, Any] | None = None,
+    limits: GatewayLimits | None = None,
 ) -> FastAPI:
     settings = settings or Settings.from_env()
+    limits = limits or GatewayLimits.from_env()
     services = services or GatewayServices.build(
         settings,
         providers=providers,
@@ -78,7 +82,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    app.state.limits = limits  # the server reads its timeouts and connection limit from here too
     install_error_handlers(app)
+    app.add_middleware(RequestLimits, api_token=services.api_token, max_body_bytes=limits.max_body_bytes)
     if os.environ.get(BENCH_NOOP_ENV) == "1":
         # Ahead of the webhooks: the baseline gets the cheapest route match there is.
         app.add_api_route("/webhooks/_noop", _noop, methods=["POST"], include_in_schema=False)

@@ -1,4 +1,8 @@
-"""The app API's bearer token, as a dependency (provider webhooks and the OAuth callback do not use it)."""
+"""The app API's bearer token, as a dependency (provider webhooks and the OAuth callback do not use it).
+
+`webhook_gateway.limits.RequestLimits` checks it on /v1/* before a body is read; the dependency
+stays on every router that needs it (it also covers /oauth/{provider}/start, and documents the
+scheme in OpenAPI)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from webhook_gateway.errors import Unauthorized
 
 # auto_error=False: a missing or malformed header is answered by us, as JSON naming the header.
 _bearer = HTTPBearer(auto_error=False, description="SMVUE_API_TOKEN (generated into $SMVUE_HOME/api.token)")
+UNAUTHORIZED_MESSAGE = "authorization: a valid bearer token is required"
+
+
+def token_matches(given: str, expected: str) -> bool:
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def require_api_token(
@@ -18,8 +28,5 @@ def require_api_token(
 ) -> None:
     expected: str = request.app.state.services.api_token
     given = credentials.credentials if credentials is not None else ""
-    # compare_digest: the time taken does not tell how much of a guess was right.
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized(
-            "authorization: a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if not token_matches(given, expected):
+        raise Unauthorized(UNAUTHORIZED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})

@@ -1,6 +1,8 @@
 """Serving the gateway with uvicorn: in the foreground (`smvue gateway`) or on a background thread
 (tests, `smvue up`). Either way a real HTTP server; SIGTERM/SIGINT stop it cleanly, and the app's
-lifespan stops the intake and the background workers."""
+lifespan stops the intake and the background workers. Either way `server_config` bounds what a
+client can hold: the read deadline (webhook_gateway/protocol.py), idle keep-alive, and the number
+of open connections (GatewayLimits)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from fastapi import FastAPI
 
 from smvue_pipeline.settings import Settings
 from webhook_gateway.app import create_app
+from webhook_gateway.limits import GatewayLimits
+from webhook_gateway.protocol import read_deadline_protocol
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +49,29 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
+def server_config(app: FastAPI, limits: GatewayLimits | None = None, **options) -> uvicorn.Config:
+    """uvicorn's configuration for the gateway; `limits` defaults to the app's own (create_app)."""
+    limits = limits or getattr(app.state, "limits", None) or GatewayLimits.from_env()
+    return uvicorn.Config(
+        app,
+        http=read_deadline_protocol(limits.request_read_timeout),
+        timeout_keep_alive=limits.keep_alive_timeout,
+        # Past it, a new request is answered 503 at once (providers retry): connections stay bounded
+        # whatever clients hold open, while the read deadline frees the slow ones.
+        limit_concurrency=limits.max_connections,
+        log_level="warning",
+        access_log=False,
+        **options,
+    )
+
+
 def serve(host: str, port: int, settings: Settings | None = None) -> None:
     """Foreground server for `smvue gateway` until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings or Settings.from_env())
     tune_garbage_collector()
     log.info("starting the gateway on http://%s:%d", host, port)
-    _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)).run()
+    _Server(server_config(app, host=host, port=port)).run()
     log.info("gateway stopped")
 
 
@@ -62,7 +82,11 @@ class GatewayServer:
     SMVUE_PUBLIC_URL: the address providers deliver to)."""
 
     def __init__(
-        self, app: FastAPI | Callable[[str], FastAPI], host: str = "127.0.0.1", port: int = 0
+        self,
+        app: FastAPI | Callable[[str], FastAPI],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: GatewayLimits | None = None,
     ) -> None:
         self.host = host
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -70,8 +94,8 @@ class GatewayServer:
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
         self.app = app if isinstance(app, FastAPI) else app(self.url)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
+        self.config = server_config(self.app, limits, lifespan="on")
+        self._server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None
 
     @property

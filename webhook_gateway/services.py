@@ -17,11 +17,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from smvue_pipeline.connect import ConnectError, ConnectService
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
-from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL
 from smvue_pipeline.opstore.meetings import IdempotencyKeys
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
@@ -32,6 +32,7 @@ from smvue_pipeline.settings import Settings
 from smvue_pipeline.watches import WatchManager
 from webhook_gateway.errors import ApiError, Conflict, NotFound, Unavailable, describe_validation_error
 from webhook_gateway.intake import IntakeUnavailable, NotificationIntake
+from webhook_gateway.limits import BodyTooLarge
 from webhook_gateway.models.connections import (
     CalendarOut,
     ConnectionOut,
@@ -49,7 +50,6 @@ from webhook_gateway.workers import Clock, WorkerRegistry, utc_now
 
 log = logging.getLogger(__name__)
 
-MAX_WEBHOOK_BODY = 1_000_000  # Graph batches are a few KB; anything this large is not Graph
 MAX_VALIDATION_TOKEN = 1024
 CALENDARS_SELECTED = "calendars_selected"  # the change-queue reason of a new calendar selection
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds; keys only need pruning now and then
@@ -138,8 +138,8 @@ class GatewayServices:
 
     def health(self) -> Health:
         try:
-            with self.store.transaction() as conn:  # a real write proves the store is writable
-                conn.execute(BUMP_COUNTER_SQL, ("healthz_checks", 1))
+            # No write transaction: an unauthenticated probe must not contend for the write lock.
+            self.store.check_writable()
             depth = ChangeQueue(self.store).depth()
         except Exception as exc:
             log.error("health check: operational store not writable: %s", exc)
@@ -317,20 +317,6 @@ _GRAPH_MESSAGES = {
 _JSON = "application/json"
 
 
-async def read_body(request: Request, limit: int = MAX_WEBHOOK_BODY) -> bytes | None:
-    """The request body, or None as soon as it grows past `limit` (never buffered beyond it)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 _ACK_QUEUED = b'{"status":"accepted","enqueued":1,"rejected":0}'
 _ACK_SYNC = b'{"status":"accepted","enqueued":0,"rejected":0}'
 
@@ -373,10 +359,13 @@ class WebhookService:
         kind = "microsoft_lifecycle" if lifecycle else "microsoft"
         model = GraphLifecycleBatch if lifecycle else GraphNotificationBatch
         try:
-            body = await read_body(request)
-            if body is None:
+            try:
+                body = await request.body()  # capped while it streams by RequestLimits
+            except BodyTooLarge as exc:
                 await self.intake.count(f"webhook_rejected_{kind}_malformed")
-                return _reject(413, "body: too large for a notification")
+                return _reject(413, exc.detail)
+            except ClientDisconnect:  # gone before the body arrived (or cut off by the read deadline)
+                return _reject(400, "body: the client disconnected before sending it")
             try:
                 batch = model.model_validate_json(body or b"null")
             except ValidationError as exc:

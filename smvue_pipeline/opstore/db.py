@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -96,6 +97,18 @@ class OpStore:
 
     def bump_counter(self, name: str, by: int = 1) -> None:
         self.connection().execute(BUMP_COUNTER_SQL, (name, by))
+
+    def check_writable(self) -> None:
+        """Raises unless the store would take a write, without taking the write lock (a readiness
+        probe must not queue behind, or hold up, the writers): the schema answers a read, the
+        connection is not read-only, and the file and its folder (for -wal/-shm) are writable."""
+        conn = self.connection()
+        conn.execute("SELECT 1 FROM counters LIMIT 1").fetchall()
+        if conn.execute("PRAGMA query_only").fetchone()[0]:
+            raise sqlite3.OperationalError("the connection is read-only")
+        for path in (self.path, self.path.parent):
+            if not os.access(path, os.W_OK):
+                raise PermissionError(f"{path} is not writable")
 
     def counters(self) -> dict[str, int]:
         return {row["name"]: row["value"] for row in self.query("SELECT name, value FROM counters")}

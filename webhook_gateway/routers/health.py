@@ -1,4 +1,4 @@
-"""GET /healthz: no authentication; proves the operational store takes writes."""
+"""GET /healthz: no authentication; proves the operational store would take writes, without writing."""
 
 from __future__ import annotations
 
