@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -127,6 +129,9 @@ class ApiMiddleware:
                 elif rule.kind == "truncate":
                     await self._truncated(scope, receive, counting_send)
                     return
+                elif rule.kind == "foreign_link":
+                    await self._foreign_links(scope, receive, counting_send, rule.link_base or "")
+                    return
                 else:
                     await fault_response(provider, rule)(scope, receive, counting_send)
                     return
@@ -138,6 +143,33 @@ class ApiMiddleware:
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the route, then send only the first half of its body (as a dropped connection would)."""
+        start, body = await self._captured(scope, receive)
+        cut = body[: len(body) // 2]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(cut)).encode()))
+        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+        await send({"type": "http.response.body", "body": cut})
+
+    async def _foreign_links(self, scope: Scope, receive: Receive, send: Send, link_base: str) -> None:
+        """Run the route, then move its paging links to another origin (a compromised or buggy
+        upstream): a client must not follow them with its bearer token."""
+        start, body = await self._captured(scope, receive)
+        try:
+            page = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            page = None
+        if isinstance(page, dict):
+            for key in ("@odata.nextLink", "@odata.deltaLink"):
+                if isinstance(page.get(key), str):
+                    parts = urlsplit(page[key])
+                    page[key] = link_base + urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+            body = orjson.dumps(page)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _captured(self, scope: Scope, receive: Receive) -> tuple[dict, bytes]:
         start: dict = {}
         chunks: list[bytes] = []
 
@@ -148,12 +180,7 @@ class ApiMiddleware:
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, capture)
-        body = b"".join(chunks)
-        cut = body[: len(body) // 2]
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(cut)).encode()))
-        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
-        await send({"type": "http.response.body", "body": cut})
+        return start, b"".join(chunks)
 
     def _user_email(self, provider: str, scope: Scope) -> str | None:
         for key, value in scope.get("headers", []):

@@ -13,7 +13,7 @@ import re
 import threading
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FaultKind = Literal[
     "rate_limit",  # Google 403 rateLimitExceeded (or 429 with status=429); Graph 429; Retry-After
@@ -24,6 +24,7 @@ FaultKind = Literal[
     "latency",  # the response is delayed by `latency_ms`
     "sync_token_expired",  # requests that carry a syncToken / deltatoken get the provider's 410
     "unauthorized",  # 401 as if the access token had expired
+    "foreign_link",  # Graph @odata.nextLink / deltaLink pointing at `link_base` (another origin)
 ]
 
 API_PREFIXES = ("/google/calendar/", "/microsoft/v1.0/")
@@ -43,6 +44,15 @@ class FaultRule(BaseModel):
     retry_after: float | None = Field(1.0, ge=0)
     latency_ms: int = Field(0, ge=0, le=120_000)
     seconds: float = Field(30.0, ge=0, le=600)
+    link_base: str | None = Field(
+        None, pattern=r"^https?://[^/?#]+$", description="foreign_link: the origin links are moved to"
+    )
+
+    @model_validator(mode="after")
+    def _link_base_for_foreign_links(self) -> FaultRule:
+        if self.kind == "foreign_link" and not self.link_base:
+            raise ValueError("link_base: required for kind foreign_link (e.g. http://127.0.0.1:9)")
+        return self
 
     @field_validator("path")
     @classmethod

@@ -53,6 +53,8 @@ class DisconnectOutcome:
     discarded_changes: int
     pending_watch_stops: int
     credentials_deleted: bool
+    # revoked | not_supported | pending (retried in the background) | given_up
+    revocation: str
 
 
 class ConnectService:
@@ -156,8 +158,10 @@ class ConnectService:
         encrypted credentials are kept, ONLY until the gateway's background worker
         (`webhook_gateway.workers`, through `finish_disconnects`) has stopped the rest; then the
         token is revoked and deleted. A watch that can never be stopped (token refused) is given up
-        and simply expires at the provider. Reconnecting through OAuth revives the same connection
-        id with fresh credentials; a pending revoke then no longer applies to it.
+        and simply expires at the provider. A revoke whose outcome is unknown (a 5xx, no answer)
+        also keeps the credentials, and is retried by the same worker until it succeeds or is given
+        up (the connection's `revoke_state` says which). Reconnecting through OAuth revives the
+        same connection id with fresh credentials; a pending revoke then no longer applies to it.
         """
         connection = self.connections.mark_disconnected(connection_id)
         if connection is None:
@@ -169,15 +173,18 @@ class ConnectService:
         after = self.connections.get(connection_id)
         deleted = after is not None and not after.has_credentials
         log.info(
-            "disconnected %s: %d queued changes discarded, %d watch stops pending",
+            "disconnected %s: %d queued changes discarded, %d watch stops pending, token revoke %s",
             connection_id,
             discarded,
             pending,
+            after.revoke_state if after else None,
         )
-        return DisconnectOutcome(after, discarded, pending, deleted)  # type: ignore[arg-type]
+        revocation = (after.revoke_state if after else None) or "pending"  # None: waits for the stops
+        return DisconnectOutcome(after, discarded, pending, deleted, revocation)  # type: ignore[arg-type]
 
-    def finish_disconnects(self) -> int:
-        """Retry pending watch stops; revoke and delete the tokens of disconnects that are done.
+    def finish_disconnects(self, now: datetime | None = None) -> int:
+        """Retry pending watch stops; revoke and delete the tokens of disconnects that are done
+        (retrying a revoke that failed, until REVOKE_GIVE_UP after the disconnect).
 
         Called periodically by the gateway's background worker. Returns how many connections had
         their credentials deleted in this pass.
@@ -188,31 +195,59 @@ class ConnectService:
         for connection in self.connections.disconnected_holding_credentials():
             if self.watches is not None and self.watches.pending_stops(connection.connection_id):
                 continue
-            finished += int(self._revoke_and_forget(connection))
+            finished += int(self._revoke_and_forget(connection, now))
         return finished
 
-    def _revoke_and_forget(self, connection: Connection) -> bool:
-        current = self.connections.get(connection.connection_id)
+    def _revoke_and_forget(self, connection: Connection, now: datetime | None = None) -> bool:
+        """Revoke the grant, then delete the tokens. A revoke whose outcome is unknown keeps the
+        (encrypted) tokens for the next attempt, and is given up visibly after REVOKE_GIVE_UP."""
+        now = now or datetime.now(UTC)
+        cid = connection.connection_id
+        current = self.connections.get(cid)
         if current is None or current.status != "disconnected":
             return False  # reconnected meanwhile: its new credentials are not ours to delete
         provider = self.providers.get(connection.provider)
         try:
-            credentials = self.connections.credentials(connection.connection_id)
+            credentials = self.connections.credentials(cid)
         except SecretDecryptError:
-            credentials = None  # cannot be used to revoke; nothing left to do but delete
-        if credentials and provider is not None:
-            try:
-                provider.revoke(credentials)
-            except Exception as exc:  # the provider unreachable: retried by the worker, within reason
-                started = datetime.fromisoformat(current.disconnected_at or current.updated_at)
-                if datetime.now(UTC) - started < REVOKE_GIVE_UP:
-                    log.warning(
-                        "revoking %s failed (%s); retrying later",
-                        connection.connection_id,
-                        type(exc).__name__,
-                    )
-                    return False
-        return self.connections.forget_credentials(connection.connection_id)
+            log.error("token revoke of %s given up: its credentials cannot be decrypted", cid)
+            self.store.bump_counter(f"token_revoke_given_up_{connection.provider}")
+            return self.connections.forget_credentials(
+                cid, "given_up", "the stored credentials cannot be decrypted (key rotated away?)"
+            )
+        if credentials is None:
+            return False
+        if provider is None:
+            return self.connections.forget_credentials(cid, "not_supported")
+        try:
+            revoked = provider.revoke(credentials)
+        except Exception as exc:  # outcome unknown: the grant may still work, so try again later
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            attempts = self.connections.record_revoke_failure(cid, error)
+            self.store.bump_counter(f"token_revoke_failures_{connection.provider}")
+            started = datetime.fromisoformat(current.disconnected_at or current.updated_at)
+            if now - started < REVOKE_GIVE_UP:
+                log.warning(
+                    "token revoke of %s failed (attempt %d: %s); retrying later", cid, attempts, error
+                )
+                return False
+            log.error(
+                "token revoke of %s given up after %d attempts (%s): the grant may still be valid at %s",
+                cid,
+                attempts,
+                error,
+                connection.provider,
+            )
+            self.store.bump_counter(f"token_revoke_given_up_{connection.provider}")
+            return self.connections.forget_credentials(
+                cid,
+                "given_up",
+                f"{attempts} attempts failed (last: {error}); the grant may still be valid at "
+                f"{connection.provider} until the user removes SMVue's access there",
+            )
+        if revoked:
+            self.store.bump_counter(f"token_revoked_{connection.provider}")
+        return self.connections.forget_credentials(cid, "revoked" if revoked else "not_supported")
 
     def _provider(self, provider: str) -> CalendarProvider:
         if provider not in self.providers:

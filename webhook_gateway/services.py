@@ -38,6 +38,7 @@ from webhook_gateway.models.connections import (
     ConnectionOut,
     ConnectResult,
     DisconnectResult,
+    RevocationOut,
     SyncQueued,
     WatchOut,
     WatchResult,
@@ -128,7 +129,7 @@ class GatewayServices:
 
     def maintain_watches(self, now: datetime) -> None:
         """The `watch_maintenance` worker: pending stops, then finished disconnects."""
-        self.connect.finish_disconnects()
+        self.connect.finish_disconnects(now)
 
     def housekeeping(self, now: datetime) -> None:
         """The hourly `housekeeping` worker: idempotency keys past their retention."""
@@ -227,6 +228,7 @@ class ConnectionsService:
             discarded_changes=outcome.discarded_changes,
             pending_watch_stops=outcome.pending_watch_stops,
             credentials_deleted=outcome.credentials_deleted,
+            revocation=outcome.revocation,  # type: ignore[arg-type]
         )
 
     def _usable(self, connection_id: str) -> Connection:
@@ -267,6 +269,13 @@ class ConnectionsService:
                 )
                 for w in watches
             ],
+            revocation=RevocationOut(
+                state=c.revoke_state,  # type: ignore[arg-type]
+                attempts_failed=c.revoke_attempts,
+                last_error=c.revoke_error,
+            )
+            if c.revoke_state
+            else None,
         )
 
 

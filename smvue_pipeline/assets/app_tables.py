@@ -18,8 +18,8 @@ TS = "TIMESTAMPTZ"
 # table -> (SELECT over the SQLite store, DuckDB column types)
 MIRRORS: dict[str, tuple[str, dict[str, str]]] = {
     "connections": (
-        "SELECT connection_id, manager_id, provider, account_email, status, last_synced_at, last_error, created_at "
-        "FROM connections",
+        "SELECT connection_id, manager_id, provider, account_email, status, last_synced_at, last_error, created_at, "
+        "revoke_state FROM connections",
         {
             "connection_id": "VARCHAR",
             "manager_id": "VARCHAR",
@@ -29,6 +29,7 @@ MIRRORS: dict[str, tuple[str, dict[str, str]]] = {
             "last_synced_at": TS,
             "last_error": "VARCHAR",
             "created_at": TS,
+            "revoke_state": "VARCHAR",  # a disconnect's token revoke: pending, revoked, given_up…
         },
     ),
     "managers": (

@@ -58,22 +58,22 @@ def tagged_events(con) -> dict[str, list[TaggedEvent]]:
 
 
 def plan_changes(meetings: list[Meeting], events: dict[str, list[TaggedEvent]]) -> list[Change]:
-    """What the calendar changed, meeting by meeting. Only events carrying the meeting's tag on the
-    meeting's own connection count — never an untagged event a provider_event_id may point at."""
+    """What the calendar changed, meeting by meeting. Only the event write-back recorded for the
+    meeting (`provider_event_id`, on the meeting's own connection) counts, and only while it still
+    carries the meeting's tag. Another event with the tag (on Outlook a tag is just a
+    `transactionId`, which anyone can give an event) is never followed."""
     changes = []
     for meeting in meetings:
         if meeting.status != "scheduled":
             continue
-        candidates = [
-            e for e in events.get(meeting.meeting_id, []) if e.connection_id == meeting.connection_id
+        recorded = [
+            e
+            for e in events.get(meeting.meeting_id, [])
+            if e.connection_id == meeting.connection_id and e.event_id == meeting.provider_event_id
         ]
-        recorded = [e for e in candidates if e.event_id == meeting.provider_event_id]
-        if recorded:
-            event = recorded[0]
-        elif len(candidates) == 1:
-            event = candidates[0]
-        else:
-            continue  # not synced back yet (or ambiguous: leave it to write-back's tag lookups)
+        if not recorded:
+            continue  # not synced back yet: the next run compares it
+        event = recorded[0]
         if event.status == "cancelled":
             # A deletion carries no new stamp; SMVue never revives an event, so it is the user's.
             changes.append(Change(meeting, event, "cancelled"))

@@ -14,6 +14,8 @@ from smvue_pipeline.security.cipher import TokenCipher
 log = logging.getLogger(__name__)
 
 STATUSES = ("connected", "syncing", "needs_reconnect", "disconnected", "error")
+# How the token revoke of a disconnect ended (NULL while none was attempted yet).
+REVOKE_STATES = ("pending", "revoked", "not_supported", "given_up")
 SYNCABLE = ("connected", "syncing", "error")
 
 
@@ -30,6 +32,9 @@ class Connection:
     updated_at: str
     disconnected_at: str | None
     has_credentials: bool
+    revoke_state: str | None = None
+    revoke_attempts: int = 0
+    revoke_error: str | None = None
 
 
 def _row_to_connection(row) -> Connection:
@@ -45,6 +50,9 @@ def _row_to_connection(row) -> Connection:
         updated_at=row["updated_at"],
         disconnected_at=row["disconnected_at"],
         has_credentials=row["secret"] is not None,
+        revoke_state=row["revoke_state"],
+        revoke_attempts=row["revoke_attempts"],
+        revoke_error=row["revoke_error"],
     )
 
 
@@ -77,8 +85,11 @@ class ConnectionRepository:
             else:
                 connection_id = row["connection_id"]
                 conn.execute(
+                    # A revoke still pending for the old grant no longer applies: revoking it
+                    # now would revoke the grant just given again (Google revokes per grant).
                     """UPDATE connections SET account_email = ?, status = 'connected', secret = ?,
-                           last_error = NULL, disconnected_at = NULL, updated_at = ?
+                           last_error = NULL, disconnected_at = NULL, updated_at = ?,
+                           revoke_state = NULL, revoke_attempts = 0, revoke_error = NULL
                        WHERE connection_id = ?""",
                     (account_email, secret, now, connection_id),
                 )
@@ -129,18 +140,44 @@ class ConnectionRepository:
             )
         return self.get(connection_id)
 
-    def forget_credentials(self, connection_id: str) -> bool:
-        """Delete a disconnected connection's stored tokens; a reconnected one keeps its new ones."""
+    def forget_credentials(
+        self, connection_id: str, revoke_state: str | None = None, revoke_error: str | None = None
+    ) -> bool:
+        """Delete a disconnected connection's stored tokens, noting how their revoke ended; a
+        reconnected one keeps its new ones."""
+        if revoke_state is not None and revoke_state not in REVOKE_STATES:
+            raise ValueError(f"unknown revoke state {revoke_state!r}")
+        # A given-up revoke stays in last_error (the grant may still work at the provider); a
+        # pending one's note goes once the revoke went through.
+        note = f"token revoke given up: {revoke_error}" if revoke_state == "given_up" else None
         with self.store.transaction() as conn:
             cur = conn.execute(
-                """UPDATE connections SET secret = NULL, updated_at = ?
+                """UPDATE connections SET secret = NULL, updated_at = ?,
+                       revoke_state = coalesce(?, revoke_state), revoke_error = ?,
+                       last_error = CASE WHEN ? IS NOT NULL THEN ?
+                                         WHEN revoke_state = 'pending' THEN NULL ELSE last_error END
                    WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
-                (utc_now_iso(), connection_id),
+                (utc_now_iso(), revoke_state, revoke_error, note, note, connection_id),
             )
             return cur.rowcount > 0
 
+    def record_revoke_failure(self, connection_id: str, error: str) -> int:
+        """A revoke attempt failed: the (still encrypted) tokens stay for the next attempt, and the
+        connection shows it. Returns the attempts made so far."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                """UPDATE connections SET revoke_state = 'pending', revoke_attempts = revoke_attempts + 1,
+                       revoke_error = ?, last_error = ?, updated_at = ?
+                   WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
+                (error, f"token revoke pending: {error}", utc_now_iso(), connection_id),
+            )
+            row = conn.execute(
+                "SELECT revoke_attempts FROM connections WHERE connection_id = ?", (connection_id,)
+            ).fetchone()
+        return row["revoke_attempts"] if row else 0
+
     def disconnected_holding_credentials(self) -> list[Connection]:
-        """Disconnects still waiting for their watches to stop before the tokens go."""
+        """Disconnects still waiting for their watches to stop, or for their revoke, before the tokens go."""
         rows = self.store.query(
             "SELECT * FROM connections WHERE status = 'disconnected' AND secret IS NOT NULL ORDER BY connection_id"
         )

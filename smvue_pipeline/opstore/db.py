@@ -29,6 +29,9 @@ ADDED_COLUMNS = (
     ("meetings", "calendar_updated_at", "TEXT"),
     ("outbox", "lease_owner", "TEXT"),
     ("outbox", "lease_until", "TEXT"),
+    ("connections", "revoke_state", "TEXT"),
+    ("connections", "revoke_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("connections", "revoke_error", "TEXT"),
 )
 
 

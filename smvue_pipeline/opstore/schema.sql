@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS connections (
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
     disconnected_at  TEXT,
+    -- the token revoke of the last disconnect: NULL (none yet), pending, revoked, not_supported, given_up
+    revoke_state     TEXT,
+    revoke_attempts  INTEGER NOT NULL DEFAULT 0,
+    revoke_error     TEXT,
     UNIQUE (manager_id, provider)
 );
 

@@ -256,7 +256,8 @@ class CalendarProvider(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def revoke(self, credentials: str) -> bool:
-        """Revoke the grant where the provider allows it; False where it does not."""
+        """Revoke the grant where the provider allows it (True); False where it has no revocation.
+        Raises ProviderUnavailable when the outcome is unknown (5xx, no answer): retry later."""
 
     @abstractmethod
     def session(self, credentials: str, on_credentials: Callable[[str], None]) -> ProviderSession: ...

@@ -3,6 +3,8 @@ must always be a 4xx in Graph's error shape and never a 500."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -75,6 +77,30 @@ def test_truncated_body_is_not_json(emulator, admin, faulty):
     with pytest.raises(ValueError):
         cut.json()
     assert graph.get("me/calendarView", params=WINDOW).json()["value"][0]["subject"] == "E"
+
+
+def test_foreign_link_fault_moves_paging_links_to_another_origin(emulator, admin, faulty):
+    user, graph = new_user(admin, emulator)
+    for n in range(3):
+        graph.create(event(f"E{n}", f"2030-01-1{n}T09:00:00", f"2030-01-1{n}T09:30:00"))
+    first = (
+        f"{emulator.url}/microsoft/v1.0/me/calendarView/delta?startDateTime={WINDOW['startDateTime']}"
+        f"&endDateTime={WINDOW['endDateTime']}"
+    )
+    _, genuine_delta, pages = graph.delta_round(first, page_size=2)
+    genuine_next = pages[0]["@odata.nextLink"]
+    faulty({"rules": [{"kind": "foreign_link", "user": user["email"], "link_base": "http://127.0.0.1:9"}]})
+    paged = graph.get(first, headers={"Prefer": "odata.maxpagesize=2"}).json()
+    moved = urlsplit(paged["@odata.nextLink"])
+    # Same path and query (the $skiptoken still works at home); only the origin is foreign.
+    assert (moved.scheme, moved.netloc) == ("http", "127.0.0.1:9")
+    assert moved.path == urlsplit(genuine_next).path and len(paged["value"]) == 2
+    delta = urlsplit(graph.get(genuine_delta).json()["@odata.deltaLink"])
+    assert delta.netloc == "127.0.0.1:9" and "deltatoken=" in delta.query.lower()
+    admin.clear_faults()
+    assert graph.get(genuine_delta).json()["@odata.deltaLink"].startswith(emulator.url)
+    with pytest.raises(requests.HTTPError):  # link_base is required for the kind
+        admin.faults({"rules": [{"kind": "foreign_link"}]})
 
 
 def test_unauthorized_fault_is_graph_shaped(emulator, admin, faulty):

@@ -5,10 +5,15 @@ has stopped it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import requests
 
+from smvue_pipeline.connect import REVOKE_GIVE_UP
 from tests.waiting import scaled, wait_until
+
+REVOKE_DOWN = {"kind": "server_error", "status": 503, "retry_after": 0, "path": "/google/oauth2/revoke$"}
 
 
 def _secret_stored(gateway, connection_id: str) -> bool:
@@ -57,6 +62,7 @@ def test_disconnect_then_reconnect(gateway, provider):
         "discarded_changes": 1,  # the queued initial import
         "pending_watch_stops": 0,
         "credentials_deleted": True,
+        "revocation": "revoked" if provider == "google" else "not_supported",
     }
     assert gateway.queue_rows(cid) == []
     assert not _secret_stored(gateway, cid)
@@ -148,3 +154,61 @@ def test_disconnect_after_the_user_revoked_access_gives_the_watch_up(gateway):
     given_up = gateway.services.watches.get(watch.watch_id)
     assert given_up.state == "stopped" and "not stopped" in given_up.last_error
     assert "expires at" in given_up.last_error
+
+
+def _revocation(gateway, connection_id: str) -> dict | None:
+    return gateway.api.get(f"{gateway.url}/v1/connections/{connection_id}").json()["revocation"]
+
+
+def test_a_failed_revoke_keeps_the_token_encrypted_and_is_retried_until_it_succeeds(gateway, clear_faults):
+    connected = gateway.connect("google")
+    cid = connected.connection_id
+    credentials = gateway.services.connect.connections.credentials(cid)
+    gateway.admin.wait_notifications()
+    failures = gateway.counters().get("token_revoke_failures_google", 0)
+    clear_faults.faults({"rules": [REVOKE_DOWN]})
+
+    answer = gateway.api.delete(f"{gateway.url}/v1/connections/{cid}").json()
+    # Google answered 503: the grant still works, so the disconnect must not claim otherwise.
+    assert answer["pending_watch_stops"] == 0
+    assert answer["credentials_deleted"] is False and answer["revocation"] == "pending"
+    assert _secret_stored(gateway, cid)  # kept (encrypted) for the retry
+    assert _refresh_works(gateway, credentials)
+    shown = gateway.api.get(f"{gateway.url}/v1/connections/{cid}").json()
+    assert shown["revocation"]["state"] == "pending" and shown["revocation"]["attempts_failed"] == 1
+    assert "503" in shown["revocation"]["last_error"] and shown["last_error"].startswith(
+        "token revoke pending"
+    )
+    assert gateway.counters()["token_revoke_failures_google"] == failures + 1
+
+    gateway.kick_maintenance()  # Google still fails: retried, counted, nothing deleted
+    assert _revocation(gateway, cid)["attempts_failed"] >= 2
+    assert gateway.counters()["token_revoke_failures_google"] >= failures + 2
+    assert _secret_stored(gateway, cid)
+
+    clear_faults.clear_faults()
+    gateway.kick_maintenance()
+    wait_until(lambda: not _secret_stored(gateway, cid), what="the credentials deleted once revoked")
+    shown = gateway.api.get(f"{gateway.url}/v1/connections/{cid}").json()
+    assert shown["revocation"]["state"] == "revoked" and shown["revocation"]["last_error"] is None
+    assert shown["last_error"] is None
+    assert not _refresh_works(gateway, credentials)  # revoked at Google
+
+
+def test_a_revoke_that_keeps_failing_is_given_up_visibly(gateway, clear_faults):
+    connected = gateway.connect("google")
+    cid = connected.connection_id
+    gateway.admin.wait_notifications()
+    given_up = gateway.counters().get("token_revoke_given_up_google", 0)
+    clear_faults.faults({"rules": [REVOKE_DOWN]})
+    assert gateway.api.delete(f"{gateway.url}/v1/connections/{cid}").json()["revocation"] == "pending"
+
+    # The worker's pass a day after the disconnect (the clock injected, not slept on).
+    later = datetime.now(UTC) + REVOKE_GIVE_UP + timedelta(minutes=1)
+    assert gateway.services.connect.finish_disconnects(later) >= 1
+    assert not _secret_stored(gateway, cid)  # not kept forever
+    shown = gateway.api.get(f"{gateway.url}/v1/connections/{cid}").json()
+    assert shown["revocation"]["state"] == "given_up" and shown["revocation"]["attempts_failed"] == 2
+    assert "may still be valid" in shown["revocation"]["last_error"]
+    assert shown["last_error"].startswith("token revoke given up")
+    assert gateway.counters()["token_revoke_given_up_google"] == given_up + 1

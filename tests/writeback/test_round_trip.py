@@ -14,7 +14,9 @@ from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_w
 from smvue_pipeline.assets.one_on_ones import one_on_one_meetings
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.definitions import build_defs
+from smvue_pipeline.providers.outlook.mapping import TAG_PROPERTY_ID, TRANSACTION_PREFIX
 from smvue_pipeline.warehouse import database
+from tests.sync import scenario
 
 SYNC_ASSETS = [raw_calendar_events, meeting_backflow, app_tables, one_on_one_meetings]
 
@@ -103,6 +105,41 @@ def test_calendar_moves_and_cancels_flow_back_to_the_meeting(wb, provider):
     assert len(wb.outbox.for_meeting(meeting_id)) == 1
     [row] = one_on_ones_of(wb, team)
     assert (row[0], row[4]) == (meeting_id, "cancelled")
+
+
+def test_an_outlook_event_with_a_colliding_transaction_id_is_not_linked_to_the_meeting(wb):
+    team = wb.team("microsoft")
+    start = hour(2, 10)
+    meeting_id = wb.service.schedule(wb.request(team, start=start)).meeting_id
+    actor = team.mailbox.actor()
+    # Not SMVue's: another event given the meeting's transactionId (raw rows tag Outlook events by
+    # it), at another time. Graph then refuses SMVue's create with that id, and write-back adopts
+    # the event found by SMVue's extended-property tag, which carries no transactionId.
+    foreign = actor.create(
+        scenario.graph_event("Not SMVue's", hour(3, 15), 60, transactionId=TRANSACTION_PREFIX + meeting_id)
+    )
+    own = actor.create(
+        scenario.graph_event(
+            "Weekly 1:1",
+            start,
+            30,
+            singleValueExtendedProperties=[{"id": TAG_PROPERTY_ID, "value": meeting_id}],
+        )
+    )
+    wb.drain()
+    meeting = wb.meeting(meeting_id)
+    assert (meeting.writeback_state, meeting.provider_event_id) == ("synced", own["id"])
+    move_as_user(team, foreign["id"], hour(4, 16), 45)  # edited after SMVue's write: "newer"
+
+    sync(wb)
+    [tagged] = published(
+        wb, "SELECT event_id FROM raw.calendar_events WHERE smvue_meeting_id = ?", [meeting_id]
+    )
+    assert tagged[0] == foreign["id"]  # the colliding event is in the warehouse, tagged
+    meeting = wb.meeting(meeting_id)
+    # Back-flow follows only the event write-back recorded: the foreign one moves nothing.
+    assert (meeting.start_at, meeting.end_at) == (start, start + timedelta(minutes=30))
+    assert (meeting.status, meeting.version) == ("scheduled", 1)
 
 
 def test_smvue_changes_win_over_stale_rows_and_unwritten_calendar_edits(wb):

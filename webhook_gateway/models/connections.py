@@ -10,6 +10,7 @@ from webhook_gateway.models.common import Strict
 
 Provider = Literal["google", "microsoft"]
 Status = Literal["connected", "syncing", "needs_reconnect", "disconnected", "error"]
+RevokeState = Literal["pending", "revoked", "not_supported", "given_up"]
 
 
 class CalendarOut(BaseModel):
@@ -41,6 +42,18 @@ class WatchOut(BaseModel):
     last_error: str | None
 
 
+class RevocationOut(BaseModel):
+    """How the token revoke of the last disconnect went (Google revokes; Graph has no revocation)."""
+
+    state: RevokeState = Field(
+        description="pending: the provider has not confirmed yet, retried in the background with the "
+        "token kept encrypted; revoked / not_supported: token deleted; given_up: token deleted "
+        "unrevoked, the grant may still be valid at the provider"
+    )
+    attempts_failed: int
+    last_error: str | None
+
+
 class ConnectionOut(BaseModel):
     connection_id: str
     manager_id: str
@@ -53,6 +66,9 @@ class ConnectionOut(BaseModel):
     disconnected_at: str | None
     calendars: list[CalendarOut]
     watches: list[WatchOut] = Field(description="active and stopping watches")
+    revocation: RevocationOut | None = Field(
+        None, description="set once a disconnect tried to revoke the token; null otherwise"
+    )
 
 
 class ConnectionList(BaseModel):
@@ -93,5 +109,10 @@ class DisconnectResult(BaseModel):
     discarded_changes: int
     pending_watch_stops: int = Field(description="watches the background worker is still stopping")
     credentials_deleted: bool = Field(
-        description="false while pending stops still need the token; deleted as soon as they are done"
+        description="false while pending stops or a pending revoke still need the token; deleted as "
+        "soon as they are done"
+    )
+    revocation: RevokeState = Field(
+        description="the token revoke: pending while watch stops wait or the provider has not "
+        "confirmed it (retried in the background)"
     )

@@ -173,13 +173,20 @@ class GoogleCalendarClient(CalendarProvider):
         return AuthResult(account_email=email, credentials=credentials)
 
     def revoke(self, credentials: str) -> bool:
+        """True once Google no longer honours the grant; ProviderUnavailable when that is not
+        known (a 5xx, a 429, no answer): the caller keeps the token and tries again."""
         data = json.loads(credentials)
         token = data.get("refresh_token") or data.get("token")
-        response = self._http().post(
-            self.revoke_uri, data={"token": token}, timeout=self.request_timeout_seconds
-        )
+        try:
+            response = self._http().post(
+                self.revoke_uri, data={"token": token}, timeout=self.request_timeout_seconds
+            )
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"revoke failed: {type(exc).__name__}") from None
         # 400 invalid_token: already revoked or expired — the outcome we wanted.
-        return response.status_code in (200, 400)
+        if response.status_code in (200, 400):
+            return True
+        raise ProviderUnavailable(f"revoke answered {response.status_code}")
 
     def session(self, credentials: str, on_credentials: Callable[[str], None]) -> GoogleSession:
         return GoogleSession(self, credentials, on_credentials)

@@ -57,6 +57,37 @@ from smvue_pipeline.providers.outlook.mapping import (
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.settings import GRAPH_API_BASE, MS_AUTHORITY
 
+
+class ForeignLink(ProviderError):
+    """Graph handed out a paging or delta link outside the configured Graph base: it is refused,
+    never requested (it would carry the user's bearer token to another host)."""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def check_graph_link(link: str, api_base: str) -> str:
+    """`link` itself when it has the Graph base's scheme, host and port; ForeignLink otherwise.
+    The message names the origin only: the full link carries the delta token."""
+    if _origin(link) != _origin(api_base):
+        scheme, host, port = _origin(link)
+        raise ForeignLink(
+            f"refused a Graph link to {scheme}://{host}:{port}, outside the configured Graph base "
+            f"{urlsplit(api_base).scheme}://{urlsplit(api_base).netloc} (the token was not sent)"
+        )
+    return link
+
+
 # The callback is a GET carrying code and state (CONTRACT.md), protected by PKCE and the state check;
 # msal's advice to prefer form_post does not apply to it.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
@@ -275,6 +306,8 @@ class OutlookSession(ProviderSession):
     ) -> dict | None:
         if not url.startswith("http"):
             url = self._client.api_base + url
+        else:  # a nextLink / deltaLink (or a stored cursor): only to Graph itself
+            check_graph_link(url, self._client.api_base)
         last_error: object = None
         refreshed = False
         for attempt in range(self._client.max_attempts):
@@ -388,6 +421,9 @@ class OutlookSession(ProviderSession):
                 else:
                     events.append(to_record(calendar_id, item, self.account_email))
             next_link, delta_link = page.get("@odata.nextLink"), page.get("@odata.deltaLink")
+            for link in (next_link, delta_link):
+                if link:  # refused before a foreign deltaLink could become the stored cursor
+                    check_graph_link(link, self._client.api_base)
             cursor = json.dumps({"delta_link": delta_link}) if delta_link and not next_link else None
             yield SyncPage(events=events, removals=removals, cursor=cursor)
             if not next_link:
