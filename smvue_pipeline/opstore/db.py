@@ -28,6 +28,9 @@ ADDED_COLUMNS = (
     ("meetings", "calendar_updated_at", "TEXT"),
     ("outbox", "lease_owner", "TEXT"),
     ("outbox", "lease_until", "TEXT"),
+    ("watches", "tenant_id", "TEXT"),
+    ("watches", "owner_id", "TEXT"),
+    ("watches", "last_message_number", "INTEGER"),
 )
 
 

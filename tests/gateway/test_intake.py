@@ -19,6 +19,7 @@ HEADERS = {
     "X-Goog-Resource-ID": "resource-1",
     "X-Goog-Resource-State": "exists",
     "X-Goog-Channel-Token": "the-channel-token",
+    "X-Goog-Message-Number": "12",
 }
 
 
@@ -45,7 +46,10 @@ def test_a_locked_queue_is_answered_503_and_nothing_is_acknowledged(emulator, tm
         assert answer.status_code == 503 and answer.json()["error"].startswith("queue:")
         assert services.store.query_one("SELECT count(*) AS n FROM change_queue")["n"] == 0
 
-        retried = client.post("/webhooks/google", headers=HEADERS)  # the provider's retry
+        # The provider's retry carries the same message number: the failed attempt recorded none.
+        retried = client.post("/webhooks/google", headers=HEADERS)
         assert retried.status_code == 202
         rows = services.store.query("SELECT connection_id, calendar_id, reason FROM change_queue")
         assert [tuple(r) for r in rows] == [(connection.connection_id, "a@x.io", "google:exists")]
+        # Once committed, the same number again is a replay.
+        assert client.post("/webhooks/google", headers=HEADERS).status_code == 409
