@@ -155,6 +155,8 @@ def child(notifications: int, workdir: Path) -> int:
                 raise RuntimeError("the initial imports did not drain within 600 s")
 
             watches = admin.call("GET", "watches")
+            # Numbers above any the emulator's channels sent, rising per channel as Google's do.
+            numbers = {c["id"]: c["message_number"] + 1000 for c in watches["google_channels"]}
             targets = [
                 ("google", c["id"], c["resource_id"], c["token"])
                 for c in watches["google_channels"]
@@ -164,6 +166,11 @@ def child(notifications: int, workdir: Path) -> int:
                 for s in watches["graph_subscriptions"]
                 if s["active"] and not s["deleted"]
             ]
+            # Graph names the subscription's tenant and user in every notification.
+            owners = {
+                row["watch_id"]: (row["tenant_id"], row["owner_id"])
+                for row in store.query("SELECT watch_id, tenant_id, owner_id FROM watches")
+            }
             rng = random.Random(5000)
             burst = targets + [rng.choice(targets) for _ in range(max(0, notifications - len(targets)))]
             rng.shuffle(burst)
@@ -178,16 +185,24 @@ def child(notifications: int, workdir: Path) -> int:
                     local.http.trust_env = False
                 provider, watch_id, resource_id, secret = target
                 if provider == "google":
+                    numbers[watch_id] += 1  # one lane per channel (below): no race, no reordering
                     headers = {
                         "X-Goog-Channel-ID": watch_id,
                         "X-Goog-Resource-ID": resource_id,
                         "X-Goog-Resource-State": "exists",
-                        "X-Goog-Message-Number": "7",
+                        "X-Goog-Message-Number": str(numbers[watch_id]),
                         "X-Goog-Channel-Token": secret,
                     }
                     answer = local.http.post(f"{live.url}/webhooks/google", headers=headers, timeout=60)
                 else:
-                    item = {"subscriptionId": watch_id, "clientState": secret, "changeType": "updated"}
+                    tenant_id, owner_id = owners.get(watch_id, (None, None))
+                    item = {
+                        "subscriptionId": watch_id,
+                        "clientState": secret,
+                        "changeType": "updated",
+                        "tenantId": tenant_id,
+                        "resource": f"Users/{owner_id}/Events/AAMkAD-bench",
+                    }
                     answer = local.http.post(
                         f"{live.url}/webhooks/microsoft", json={"value": [item]}, timeout=60
                     )
@@ -198,8 +213,13 @@ def child(notifications: int, workdir: Path) -> int:
 
             started_wall = time.time()
             began = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(post, burst))
+            # Each calendar's notifications in order on one of 8 lanes, as a provider delivers a
+            # channel's messages: a later message number must not overtake an earlier one.
+            lanes: list[list] = [[] for _ in range(8)]
+            for target in burst:
+                lanes[hash(target[1]) % len(lanes)].append(target)
+            with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+                list(pool.map(lambda lane: [post(t) for t in lane], lanes))
             posted_s = time.perf_counter() - began
             drained = wait_for(lambda: live.check() or live.idle(), 900, 0.2)
             drain_s = time.perf_counter() - began

@@ -141,13 +141,13 @@ def free_port() -> int:
 
 
 # --- the load: processes x threads, keep-alive connections, fixed request counts ------------------
-def google_headers(channel: tuple[str, str, str]) -> dict[str, str]:
+def google_headers(channel: tuple[str, str, str], number: int) -> dict[str, str]:
     channel_id, resource_id, token = channel
     return {
         "User-Agent": "APIs-Google",
         "Content-Length": "0",
         "X-Goog-Channel-ID": channel_id,
-        "X-Goog-Message-Number": "2",
+        "X-Goog-Message-Number": str(number),
         "X-Goog-Resource-ID": resource_id,
         "X-Goog-Resource-State": "exists",
         "X-Goog-Resource-URI": f"https://www.googleapis.com/calendar/v3/calendars/{channel_id}/events",
@@ -237,8 +237,17 @@ def _load_process(port, client: str, per_thread: list[list], ready, go, results)
 
 def drive(port: int, path: str, channels, total: int, processes: int, threads: int, client: str) -> dict:
     connections = processes * threads
-    payloads = [(path, google_headers(channels[i % len(channels)])) for i in range(total)]
-    per_connection = [payloads[i::connections] for i in range(connections)]
+    # The gateway refuses a message number that is not newer than its channel's last one, as a
+    # replay: each connection gets channels of its own, and numbers rise from round to round
+    # (microseconds since the epoch outgrow any round's request count).
+    base = time.time_ns() // 1000
+    per_connection = []
+    for c in range(connections):
+        own = channels[c::connections] or [channels[c % len(channels)]]
+        count = total // connections + (1 if c < total % connections else 0)
+        per_connection.append(
+            [(path, google_headers(own[i % len(own)], base + i * connections + c)) for i in range(count)]
+        )
     context = multiprocessing.get_context("fork")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     workers = [
@@ -268,25 +277,33 @@ def drive(port: int, path: str, channels, total: int, processes: int, threads: i
 
 WRK_SCRIPT = r"""
 local channels = {CHANNELS}
+local thread_count = {THREADS}
 local threads = {}
 function setup(thread)
-  thread:set("offset", #threads * 7919)
+  thread:set("index", #threads)
   table.insert(threads, thread)
 end
 function init(args)
-  acked, other, n = 0, 0, offset
+  -- Each thread its own channels, and message numbers that rise per channel and from round to
+  -- round (the gateway refuses one not newer than its channel's last as a replay).
+  acked, other, n = 0, 0, 0
+  base = os.time() * 1000000
+  mine = {}
+  for i, c in ipairs(channels) do
+    if (i - 1) % thread_count == index or #channels < thread_count then table.insert(mine, c) end
+  end
 end
 function request()
   n = n + 1
-  if #channels == 0 then
+  if #mine == 0 then
     return wrk.format("POST", wrk.path, {["Content-Length"] = "0"})
   end
-  local c = channels[(n % #channels) + 1]
+  local c = mine[(n % #mine) + 1]
   return wrk.format("POST", wrk.path, {
     ["Content-Length"] = "0",
     ["User-Agent"] = "APIs-Google",
     ["X-Goog-Channel-ID"] = c[1],
-    ["X-Goog-Message-Number"] = "2",
+    ["X-Goog-Message-Number"] = string.format("%d", base + n),
     ["X-Goog-Resource-ID"] = c[2],
     ["X-Goog-Resource-State"] = "exists",
     ["X-Goog-Channel-Token"] = c[3],
@@ -310,7 +327,7 @@ def drive_wrk(port: int, path: str, channels, seconds: float, connections: int, 
     acknowledged, so `queue_rows - acknowledged` is at most the number of connections."""
     entries = ",".join(f'{{"{c}","{r}","{t}"}}' for c, r, t in (channels or []))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.replace("{CHANNELS}", "{" + entries + "}"))
+        script.write(WRK_SCRIPT.replace("{CHANNELS}", "{" + entries + "}").replace("{THREADS}", str(threads)))
     try:
         out = subprocess.run(
             [

@@ -201,11 +201,12 @@ class WatchManager:
         with self.store.transaction() as conn:
             conn.execute(
                 """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, resource_id,
-                       secret_sha256, expires_at, state, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
+                       secret_sha256, expires_at, state, created_at, updated_at, tenant_id, owner_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)
                    ON CONFLICT (watch_id) DO UPDATE SET resource_id = excluded.resource_id,
                        secret_sha256 = excluded.secret_sha256, expires_at = excluded.expires_at,
-                       state = 'active', last_error = NULL, updated_at = excluded.updated_at""",
+                       state = 'active', last_error = NULL, updated_at = excluded.updated_at,
+                       tenant_id = excluded.tenant_id, owner_id = excluded.owner_id""",
                 (
                     info.watch_id,
                     connection.connection_id,
@@ -216,6 +217,8 @@ class WatchManager:
                     _iso(info.expires_at),
                     stamp,
                     stamp,
+                    info.tenant_id,
+                    info.owner_id,
                 ),
             )
 
@@ -275,9 +278,12 @@ class WatchManager:
             return outcome
         if info.watch_id == watch.watch_id:  # Graph PATCH: same subscription, same secret
             with self.store.transaction() as conn:
+                # A subscription created before its tenant and owner were recorded gets them now.
                 conn.execute(
-                    "UPDATE watches SET expires_at = ?, last_error = NULL, updated_at = ? WHERE watch_id = ?",
-                    (_iso(info.expires_at), _iso(now), watch.watch_id),
+                    """UPDATE watches SET expires_at = ?, last_error = NULL, updated_at = ?,
+                           tenant_id = COALESCE(tenant_id, ?), owner_id = COALESCE(owner_id, ?)
+                       WHERE watch_id = ?""",
+                    (_iso(info.expires_at), _iso(now), info.tenant_id, info.owner_id, watch.watch_id),
                 )
             return WatchOutcome(connection.connection_id, watch.calendar_id, "renewed", watch.watch_id)
         self._insert(connection, watch.calendar_id, info, secret, now)

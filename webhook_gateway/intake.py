@@ -12,7 +12,9 @@ worker thread (`checkpoint()`, every second).
 Watch rows are cached between transactions. `PRAGMA data_version` changes whenever another
 connection (the API, the Dagster daemon, a renewal run) commits, and it is read inside the flush's
 own write transaction, so a cached row is never older than the data that transaction sees: a
-disconnect committed before a notice's transaction always rejects it.
+disconnect committed before a notice's transaction always rejects it. A Google channel's last
+accepted message number rides in the same cached row and is advanced in the transaction that
+queues the change, so a replayed number is refused however the notices are grouped.
 """
 
 from __future__ import annotations
@@ -26,15 +28,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL, OpStore, utc_now_iso
+from smvue_pipeline.opstore.notices import advance_message_numbers, lookup_watch
 from smvue_pipeline.opstore.queue import insert_rows
-from webhook_gateway.notifications import (
-    WATCH_LOOKUP_SQL,
-    GoogleNotice,
-    GraphNotice,
-    Verdict,
-    verify_google,
-    verify_graph,
-)
+from webhook_gateway.notifications import GoogleNotice, GraphNotice, Verdict, verify_google, verify_graph
+from webhook_gateway.rejection_log import RejectionLog, printable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +75,8 @@ class NotificationIntake:
         self._groups: dict[asyncio.AbstractEventLoop, _Group] = {}
         self._writer = _Writer()
         self._closed = False
+        # Shared with the routes' own rejections (malformed requests): one budget of log lines.
+        self.rejections = RejectionLog(log)
 
     def start(self) -> None:
         self._closed = False
@@ -151,6 +150,7 @@ class NotificationIntake:
                 writer.cache.clear()
                 writer.data_version = version
             rows, counters, results = [], Counter(), []
+            numbers: dict[str, int] = {}  # Google channel → the message number it reached here
             accepted, cache = writer.accepted, writer.cache
             received_at = utc_now_iso()
             for kind, notices, _ in jobs:
@@ -169,6 +169,11 @@ class NotificationIntake:
                     verdict = verify(notice, row)
                     if verdict.accepted:
                         accepted[kind] += 1
+                        if verdict.message_number is not None:
+                            # The next notice of this group (or a later one) compares against it;
+                            # a rollback drops the cache (below), so it never outlives its commit.
+                            numbers[watch_id] = verdict.message_number
+                            cache[watch_id] = (*row[:-1], verdict.message_number)
                         if verdict.queue_reason:
                             rows.append(
                                 (
@@ -181,17 +186,19 @@ class NotificationIntake:
                             )
                     else:
                         counters[f"webhook_rejected_{kind}_{verdict.reason}"] += 1
-                        # One line per rejection; ids only (forgers choose them), never a token.
-                        log.warning(
+                        # Ids only, escaped (forgers choose them), never a token; rate-limited.
+                        self.rejections.warning(
                             "rejected %s notification for %s: %s",
                             kind,
-                            (verdict.watch_id or "?")[:80],
+                            printable(verdict.watch_id),
                             verdict.reason,
                         )
                     verdicts.append(verdict)
                 results.append(verdicts)
             if rows:
                 insert_rows(conn, rows)
+            if numbers:  # in the same transaction as the queue rows they let through
+                advance_message_numbers(conn, [(n, w) for w, n in numbers.items()])
             now = time.monotonic()
             flush_accepted = bool(accepted) and (bool(counters) or now - writer.counted_at >= 1.0)
             if flush_accepted:
@@ -202,6 +209,7 @@ class NotificationIntake:
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            writer.cache.clear()  # it may hold message numbers that were never committed
             raise
         if flush_accepted:
             accepted.clear()
@@ -212,7 +220,7 @@ class NotificationIntake:
         cache = self._writer.cache
         row = cache.get(watch_id, _MISSING)
         if row is _MISSING:
-            row = conn.execute(WATCH_LOOKUP_SQL, (watch_id,)).fetchone()
+            row = lookup_watch(conn, watch_id)
             if len(cache) >= self._cache_limit:  # forged ids must not grow it without bound
                 cache.clear()
             cache[watch_id] = row

@@ -47,6 +47,7 @@ from webhook_gateway.models.health import Health
 from webhook_gateway.models.team import ManagerIn, ManagerOut, TeamMemberIn, TeamMemberOut
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
 from webhook_gateway.notifications import GraphNotice, Verdict, digest, parse_google_headers
+from webhook_gateway.rejection_log import printable
 from webhook_gateway.workers import Clock, WorkerRegistry, utc_now
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class GatewayServices:
         # The intake never checkpoints on the event loop; this keeps the WAL short instead.
         services.workers.every("wal_checkpoint", 1.0, lambda _now: services.intake.checkpoint())
         services.workers.every("housekeeping", HOUSEKEEPING_INTERVAL, services.housekeeping)
+        # A flood of rejections that stopped still gets its summary line.
+        services.workers.every("rejection_log", 5.0, lambda _now: services.intake.rejections.flush())
         return services
 
     # --- the service facades the routers use -------------------------------------------------
@@ -308,18 +311,18 @@ class RosterService:
             raise NotFound(f"id: unknown team member {rep_id!r}")
 
 
+# One answer for every way of failing verification (no oracle: a prober cannot tell an unknown id
+# from a wrong token); the counters keep the reasons apart.
+_GOOGLE_UNVERIFIED = "x-goog-channel-token: no channel matches this channel id, resource id and token"
 _GOOGLE_MESSAGES = {
-    "unknown_channel": "x-goog-channel-id: unknown channel",
-    "resource_mismatch": "x-goog-resource-id: does not match the channel",
-    "missing_token": "x-goog-channel-token: missing",
-    "bad_token": "x-goog-channel-token: does not match",
     "inactive_channel": "x-goog-channel-id: the channel is no longer active",
     "disconnected": "x-goog-channel-id: the connection is disconnected",
+    "replayed": "x-goog-message-number: not newer than the last message of this channel",
 }
+_GRAPH_UNVERIFIED = (
+    "clientState: no subscription matches this subscriptionId, tenantId, resource and clientState"
+)
 _GRAPH_MESSAGES = {
-    "unknown_subscription": "subscriptionId: unknown subscription",
-    "missing_client_state": "clientState: missing",
-    "bad_client_state": "clientState: does not match",
     "inactive_subscription": "subscriptionId: the subscription is no longer active",
     "disconnected": "subscriptionId: the connection is disconnected",
 }
@@ -351,18 +354,18 @@ class WebhookService:
         try:
             if notice is None:
                 await self.intake.count("webhook_rejected_google_malformed")
-                log.warning("rejected google notification: malformed headers")
+                self.intake.rejections.warning("rejected google notification: malformed headers")
                 return _reject(
                     400,
-                    "x-goog-channel-id: X-Goog-Channel-ID, X-Goog-Resource-ID and a valid "
-                    "X-Goog-Resource-State are required",
+                    "x-goog-channel-id: X-Goog-Channel-ID, X-Goog-Resource-ID, a valid "
+                    "X-Goog-Resource-State and a numeric X-Goog-Message-Number are required",
                 )
             (verdict,) = await self.intake.google(notice)
         except IntakeUnavailable:
             return _reject(503, "queue: temporarily unavailable; retry")
         if verdict.accepted:
             return Response(_ACK_QUEUED if verdict.queue_reason else _ACK_SYNC, 202, media_type=_JSON)
-        return _reject(verdict.status, _GOOGLE_MESSAGES[verdict.reason])
+        return _reject(verdict.status, _GOOGLE_MESSAGES.get(verdict.reason, _GOOGLE_UNVERIFIED))
 
     async def microsoft(self, request: Request, lifecycle: bool = False) -> Response:
         kind = "microsoft_lifecycle" if lifecycle else "microsoft"
@@ -372,6 +375,7 @@ class WebhookService:
                 body = await request.body()  # capped while it streams by RequestLimits
             except BodyTooLarge as exc:
                 await self.intake.count(f"webhook_rejected_{kind}_malformed")
+                self.intake.rejections.warning("rejected %s notification: body too large", kind)
                 return _reject(413, exc.detail)
             except ClientDisconnect:  # gone before the body arrived (or cut off by the read deadline)
                 return _reject(400, "body: the client disconnected before sending it")
@@ -379,7 +383,7 @@ class WebhookService:
                 batch = model.model_validate_json(body or b"null")
             except ValidationError as exc:
                 await self.intake.count(f"webhook_rejected_{kind}_malformed")
-                log.warning("rejected %s notification: malformed body", kind)
+                self.intake.rejections.warning("rejected %s notification: malformed body", kind)
                 return _reject(400, describe_validation_error(list(exc.errors())))
             notices = [
                 GraphNotice(
@@ -387,6 +391,8 @@ class WebhookService:
                     digest(item.clientState) if item.clientState else None,
                     getattr(item, "changeType", None),
                     getattr(item, "lifecycleEvent", None),
+                    item.tenantId,
+                    getattr(item, "resource", None),
                 )
                 for item in batch.value
             ]
@@ -398,7 +404,7 @@ class WebhookService:
         accepted = [v for v in verdicts if v.accepted]
         if not accepted:
             first = verdicts[0]
-            return _reject(first.status, _GRAPH_MESSAGES[first.reason])
+            return _reject(first.status, _GRAPH_MESSAGES.get(first.reason, _GRAPH_UNVERIFIED))
         enqueued = sum(1 for v in accepted if v.queue_reason)
         return _ack(enqueued, len(verdicts) - len(accepted))
 
@@ -424,7 +430,11 @@ class WebhookService:
             elif verdict.lifecycle_event == "subscriptionRemoved":
                 workers.submit(f"recreate {watch_id}", lambda w=watch_id: watches.recreate(w))
             elif verdict.lifecycle_event != "missed":
-                log.info("lifecycle event %r for %s ignored", verdict.lifecycle_event, watch_id)
+                log.info(
+                    "lifecycle event %s for %s ignored",
+                    printable(verdict.lifecycle_event),
+                    printable(watch_id),
+                )
 
 
 def _reauthorize(services: GatewayServices, watch_id: str) -> Callable[[], None]:

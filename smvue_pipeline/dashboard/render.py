@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from html import escape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from smvue_pipeline.dashboard.charts import STATUS_COLOURS, days_since_chart, weekly_chart
 from smvue_pipeline.dashboard.data import DashboardData, ManagerView, load_published
@@ -87,11 +88,7 @@ def _up_next(manager: ManagerView) -> str:
         return '<p class="empty">No 1:1 in the next days.</p>'
     rows = []
     for item in manager.up_next:
-        link = (
-            f'<a href="{escape(item.video_link, quote=True)}" rel="noopener">join</a>'
-            if item.video_link
-            else "—"
-        )
+        link = _video_link(item.video_link)
         rows.append(
             f"<tr><td>{escape(_when(item.start_at))}</td><td>{escape(item.rep_name)}</td>"
             f"<td>{escape(item.title or '')}</td><td>{escape(item.meeting_type or '—')}</td>"
@@ -102,6 +99,28 @@ def _up_next(manager: ManagerView) -> str:
         + "".join(rows)
         + "</table>"
     )
+
+
+def _video_link(url: str | None) -> str:
+    """A link only for an https URL: the value comes from calendar events anyone can invite the
+    manager to, and a `javascript:` or `data:` href would run in the dashboard's origin."""
+    if not url:
+        return "—"
+    if _is_https_link(url):
+        return f'<a href="{escape(url, quote=True)}" rel="noopener noreferrer">join</a>'
+    return f'<span class="link">{escape(url)}</span>'
+
+
+def _is_https_link(url: str) -> bool:
+    # Browsers ignore leading blanks and control characters before the scheme, and strip tabs
+    # and newlines inside it ("java\tscript:"): any such character makes the value plain text.
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() == "https" and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
 
 
 def _briefs(manager: ManagerView) -> str:

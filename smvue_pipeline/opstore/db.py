@@ -32,6 +32,9 @@ ADDED_COLUMNS = (
     ("connections", "revoke_state", "TEXT"),
     ("connections", "revoke_attempts", "INTEGER NOT NULL DEFAULT 0"),
     ("connections", "revoke_error", "TEXT"),
+    ("watches", "tenant_id", "TEXT"),
+    ("watches", "owner_id", "TEXT"),
+    ("watches", "last_message_number", "INTEGER"),
 )
 
 

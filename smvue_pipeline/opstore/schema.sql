@@ -61,7 +61,13 @@ CREATE TABLE IF NOT EXISTS watches (
     stop_attempts   INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT,
     created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
+    updated_at      TEXT NOT NULL,
+    -- Graph: the tenant and user the subscription was created for; each notification must name
+    -- both (NULL for watches created before they were recorded: not checked).
+    tenant_id       TEXT,
+    owner_id        TEXT,
+    -- Google: the highest X-Goog-Message-Number accepted; an older or equal one is a replay.
+    last_message_number INTEGER
 );
 CREATE INDEX IF NOT EXISTS watches_by_calendar ON watches (connection_id, calendar_id, state);
 

@@ -148,6 +148,9 @@ class WatchInfo:
     watch_id: str  # Google channel id / Graph subscription id
     resource_id: str | None
     expires_at: datetime
+    # Graph: the tenant and user (object id) the subscription belongs to; its notifications carry them.
+    tenant_id: str | None = None
+    owner_id: str | None = None
 
 
 @dataclass

@@ -3,6 +3,8 @@ the delivery job needs no warehouse; the dashboard command answers bad input in 
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 import pytest
 
@@ -87,3 +89,29 @@ def test_dashboard_command_without_a_snapshot_is_one_line(tmp_path, monkeypatch,
         con.execute("CREATE SCHEMA IF NOT EXISTS analytics")
     assert main(["dashboard", "--out", str(tmp_path / "d.html")]) == 0
     assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_dashboard_links_only_https_video_links():
+    from datetime import UTC, datetime
+
+    from smvue_pipeline.dashboard.data import DashboardData, ManagerView, UpNext
+    from smvue_pipeline.dashboard.render import render
+
+    links = [
+        "https://meet.example.com/abc?x=1&y=2",
+        "javascript:alert(document.domain)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://meet.example.com/plain",
+    ]
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    manager = ManagerView("m1", "Maya")
+    manager.up_next = [
+        UpNext(f"o{i}", "Rep", now, f"1:1 {i}", link, None, "not_started") for i, link in enumerate(links)
+    ]
+    html = render(DashboardData([manager], now, [], 6, 6))
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs == ["https://meet.example.com/abc?x=1&amp;y=2"]
+    assert "javascript:alert(document.domain)" in html  # shown, as escaped text
+    assert "data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html

@@ -55,6 +55,7 @@ def test_handshake_then_batched_notifications_with_client_state(emulator, admin)
         assert sub["changeType"] == "created,updated,deleted" and sub["clientState"] == "secret-client-state"
         assert sub["resource"] == "me/events" and sub["expirationDateTime"].endswith("Z")
         assert sub["lifecycleNotificationUrl"] == f"{rx.url}/lifecycle"
+        assert sub["creatorId"] == user["user_id"]  # whose events its notifications name (below)
 
         ids = admin.seed(
             "microsoft",
@@ -74,6 +75,7 @@ def test_handshake_then_batched_notifications_with_client_state(emulator, admin)
                 'W/"'
             )
             assert item["tenantId"] and item["subscriptionExpirationDateTime"]
+        assert len({item["tenantId"] for item in items}) == 1
 
         graph.patch(f"me/events/{ids[0]}", json={"subject": "changed"})
         graph.delete(f"me/events/{ids[1]}")

@@ -90,6 +90,7 @@ class Gateway:
         self.api = requests.Session()
         self.api.trust_env = False
         self.api.headers["Authorization"] = f"Bearer {API_TOKEN}"
+        self._message_numbers: dict[str, int] = {}
 
     # --- the app's side ----------------------------------------------------------------------
     def connect(self, provider: str, email: str | None = None, manager_id: str | None = None) -> Connected:
@@ -150,20 +151,52 @@ class Gateway:
         return self.secrets.for_digest(row["secret_sha256"])
 
     # --- as a provider (or a forger) ---------------------------------------------------------
-    def google_notify(self, channel_id: str, resource_id: str, token: str | None, state: str = "exists"):
+    def google_notify(
+        self,
+        channel_id: str,
+        resource_id: str,
+        token: str | None,
+        state: str = "exists",
+        number: int | None = None,
+    ):
+        """A Google push; its message number (unless given) newer than any the channel has sent."""
+        if number is None:
+            number = self.next_message_number(channel_id)
         headers = {
             "X-Goog-Channel-ID": channel_id,
             "X-Goog-Resource-ID": resource_id,
             "X-Goog-Resource-State": state,
-            "X-Goog-Message-Number": "7",
+            "X-Goog-Message-Number": str(number),
         }
         if token is not None:
             headers["X-Goog-Channel-Token"] = token
         return self.http.post(f"{self.url}/webhooks/google", headers=headers, timeout=scaled(10))
 
-    def graph_notify(self, items: list[dict], lifecycle: bool = False, **kwargs):
+    def next_message_number(self, channel_id: str) -> int:
+        sent = [c["message_number"] for c in self.emulator_watches("google") if c["id"] == channel_id]
+        number = max([*sent, self._message_numbers.get(channel_id, 6)]) + 1
+        self._message_numbers[channel_id] = number
+        return number
+
+    def graph_notify(self, items: list[dict], lifecycle: bool = False, as_graph: bool = True, **kwargs):
+        """Graph notifications; `as_graph` fills in the tenantId and resource Graph sends for a
+        subscription the gateway knows (unless an item sets them)."""
+        if as_graph:
+            items = [self._as_graph(item, lifecycle) for item in items]
         path = "/webhooks/microsoft/lifecycle" if lifecycle else "/webhooks/microsoft"
         return self.http.post(f"{self.url}{path}", json={"value": items}, timeout=scaled(10), **kwargs)
+
+    def _as_graph(self, item: dict, lifecycle: bool) -> dict:
+        row = self.services.store.query_one(
+            "SELECT tenant_id, owner_id FROM watches WHERE watch_id = ? AND provider = 'microsoft'",
+            (item.get("subscriptionId"),),
+        )
+        if row is None or not isinstance(item, dict):
+            return item
+        filled = {"tenantId": row["tenant_id"], **item}
+        if not lifecycle:
+            filled.setdefault("resource", f"Users/{row['owner_id']}/Events/AAMkAD-evt")
+        return filled
 
     def kick_maintenance(self) -> None:
         worker = self.services.workers.periodic["watch_maintenance"]

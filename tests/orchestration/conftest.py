@@ -3,6 +3,7 @@ the operational store, and sensor evaluation through Dagster's own test context.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -254,6 +255,8 @@ class GatewayPipeline(Pipeline):
         self.api = requests.Session()
         self.api.trust_env = False
         self.api.headers["Authorization"] = f"Bearer {settings.api_token()}"
+        # Rising, as Google's are, and far above what the emulator's channels have sent.
+        self._message_numbers = itertools.count(1_000_000)
 
     def connect(self, provider: str, extra_calendars: int = 0) -> Mailbox:
         email = f"{provider[0]}-{uuid.uuid4().hex[:10]}@orchestration.example"
@@ -295,15 +298,25 @@ class GatewayPipeline(Pipeline):
 
     def notify_graph_batch(self, http, items: list[tuple]) -> int:
         """Several Graph change notifications in one POST, as Graph batches them."""
-        value = [
-            {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
-            for watch, secret in items
-        ]
+        value = [self._graph_item(watch, secret) for watch, secret in items]
         answer = http.post(
             f"{self.gateway_url}/webhooks/microsoft", json={"value": value}, timeout=scaled(30)
         )
         assert answer.status_code == 202, answer.text
         return answer.json()["enqueued"]
+
+    def _graph_item(self, watch, secret: str) -> dict:
+        """A change notification as Graph sends it: with the subscription's tenant and user."""
+        row = self.opstore.store.query_one(
+            "SELECT tenant_id, owner_id FROM watches WHERE watch_id = ?", (watch.watch_id,)
+        )
+        return {
+            "subscriptionId": watch.watch_id,
+            "clientState": secret,
+            "changeType": "updated",
+            "tenantId": row["tenant_id"],
+            "resource": f"Users/{row['owner_id']}/Events/AAMkAD-evt",
+        }
 
     def notify(self, http, provider: str, watch, secret: str) -> int:
         """One notification as the provider sends it; returns how many rows the gateway queued."""
@@ -312,14 +325,15 @@ class GatewayPipeline(Pipeline):
                 "X-Goog-Channel-ID": watch.watch_id,
                 "X-Goog-Resource-ID": watch.resource_id,
                 "X-Goog-Resource-State": "exists",
-                "X-Goog-Message-Number": "1",
+                "X-Goog-Message-Number": str(next(self._message_numbers)),
                 "X-Goog-Channel-Token": secret,
             }
             answer = http.post(f"{self.gateway_url}/webhooks/google", headers=headers, timeout=scaled(30))
         else:
-            item = {"subscriptionId": watch.watch_id, "clientState": secret, "changeType": "updated"}
             answer = http.post(
-                f"{self.gateway_url}/webhooks/microsoft", json={"value": [item]}, timeout=scaled(30)
+                f"{self.gateway_url}/webhooks/microsoft",
+                json={"value": [self._graph_item(watch, secret)]},
+                timeout=scaled(30),
             )
         assert answer.status_code == 202, answer.text
         return answer.json()["enqueued"]

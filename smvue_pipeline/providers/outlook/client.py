@@ -458,7 +458,7 @@ class OutlookSession(ProviderSession):
             created = self._request("POST", "subscriptions", json_body=body) or {}
         except (ProviderError, ProviderUnavailable) as exc:
             raise WatchRefused(str(exc)) from None
-        return WatchInfo(created["id"], None, _parse(created["expirationDateTime"]))
+        return self._watch_info(created["id"], created, _parse(created["expirationDateTime"]))
 
     def renew_watch(self, calendar_id, watch, address, secret, expires_at, lifecycle_address) -> WatchInfo:
         renewed = self._request(
@@ -469,7 +469,16 @@ class OutlookSession(ProviderSession):
         )
         if renewed is None:  # gone (expired or removed): recreate
             return self.watch(calendar_id, address, secret, expires_at, lifecycle_address)
-        return WatchInfo(watch.watch_id, None, _parse(renewed.get("expirationDateTime")) or expires_at)
+        return self._watch_info(
+            watch.watch_id, renewed, _parse(renewed.get("expirationDateTime")) or expires_at
+        )
+
+    def _watch_info(self, watch_id: str, subscription: dict, expires_at: datetime) -> WatchInfo:
+        # Whose notifications these are: home_account_id is "<object id>.<tenant id>" (msal builds it
+        # from client_info's uid.utid), and Graph names the subscription's creator in creatorId.
+        uid, _, tenant = self._home_account_id.partition(".")
+        owner = subscription.get("creatorId") or uid
+        return WatchInfo(watch_id, None, expires_at, tenant_id=tenant or None, owner_id=owner or None)
 
     def stop_watch(self, watch_id: str, resource_id: str | None) -> None:
         self._request("DELETE", f"subscriptions/{watch_id}", not_found_ok=True)
