@@ -156,8 +156,8 @@ def test_the_cap_is_configurable_and_covers_the_webhooks(guarded, gateway):
     assert guarded.counters().get("webhook_rejected_microsoft_malformed", 0) == before + 1
     put = guarded.api.put(f"{guarded.url}/v1/managers/m-pad", json={"name": "x" * 5000, "email": "a@b.c"})
     assert put.status_code == 413
-    # Under the default cap the same batch is read and judged on its merits.
-    assert gateway.graph_notify(large_batch["value"]).status_code == 404
+    # Under the default cap the same batch is read and judged on its merits (unknown: unverified).
+    assert gateway.graph_notify(large_batch["value"]).status_code == 403
 
 
 def test_limits_from_the_environment_are_checked():
