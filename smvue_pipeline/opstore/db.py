@@ -28,6 +28,8 @@ ADDED_COLUMNS = (
     ("meetings", "calendar_updated_at", "TEXT"),
     ("outbox", "lease_owner", "TEXT"),
     ("outbox", "lease_until", "TEXT"),
+    ("connections", "account_subject", "TEXT"),
+    ("oauth_states", "browser_sha256", "TEXT"),
 )
 
 

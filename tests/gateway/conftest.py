@@ -117,8 +117,9 @@ class Gateway:
         assert consent.status_code == 302, consent.text
         location = consent.headers["location"]
         assert location.startswith(f"{self.url}/oauth/{provider}/callback"), location
-        # The browser follows the redirect to the gateway (no bearer token: the state authenticates).
-        return self.http.get(location, allow_redirects=False, timeout=scaled(60))
+        # The browser follows the redirect to the gateway (no bearer token: the state and the
+        # cookie the start set in this browser authenticate).
+        return self.http.get(location, cookies=start.cookies, allow_redirects=False, timeout=scaled(60))
 
     def actor(self, connected: Connected) -> GoogleActor | GraphActor:
         token = self.admin.token(connected.email, connected.provider)
