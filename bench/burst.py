@@ -93,7 +93,10 @@ def connect_through_gateway(
         timeout=60,
     )
     consent = browser.get(start.headers["location"], allow_redirects=False, timeout=60)
-    callback = browser.get(consent.headers["location"], allow_redirects=False, timeout=120)
+    # The start's cookie binds the flow to the browser that started it.
+    callback = browser.get(
+        consent.headers["location"], cookies=start.cookies, allow_redirects=False, timeout=120
+    )
     if callback.status_code != 200:
         raise RuntimeError(f"connect {email}: {callback.status_code} {callback.text[:200]}")
     return callback.json()["connection_id"]

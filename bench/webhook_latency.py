@@ -131,7 +131,10 @@ class Gateway:
             allow_redirects=False,
         )
         consent = self.browser.get(start.headers["location"], allow_redirects=False, timeout=60)
-        callback = self.browser.get(consent.headers["location"], allow_redirects=False, timeout=120)
+        # The start's cookie binds the flow to the browser that started it.
+        callback = self.browser.get(
+            consent.headers["location"], cookies=start.cookies, allow_redirects=False, timeout=120
+        )
         if callback.status_code != 200:
             raise RuntimeError(f"connecting {manager.email}: {callback.status_code} {callback.text[:300]}")
         return callback.json()["connection_id"]

@@ -30,8 +30,11 @@ class EmulatorAdminClient:
             )
         return response.json()
 
-    def create_user(self, email: str, provider: str, name: str = "Emulated User") -> dict:
-        return self.call("POST", "users", json={"email": email, "provider": provider, "name": name})
+    def create_user(
+        self, email: str, provider: str, name: str = "Emulated User", email_verified: bool = True
+    ) -> dict:
+        body = {"email": email, "provider": provider, "name": name, "email_verified": email_verified}
+        return self.call("POST", "users", json=body)
 
     def add_calendar(self, email: str, provider: str, name: str) -> str:
         return self.call("POST", "calendars", json={"email": email, "provider": provider, "name": name})[

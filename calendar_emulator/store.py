@@ -45,6 +45,8 @@ class User:
     name: str
     user_id: str
     tenant_id: str
+    # Google's `email_verified`: false for an account whose (non-Gmail) address was never confirmed.
+    email_verified: bool = True
 
 
 @dataclass
@@ -105,7 +107,9 @@ class IdentityStore:
             self.clients[client_id] = OAuthClient(client_id, secret, provider, None)  # type: ignore[arg-type]
 
     # --- users -------------------------------------------------------------------------------
-    def add_user(self, email: str, provider: Provider, name: str) -> tuple[User, bool]:
+    def add_user(
+        self, email: str, provider: Provider, name: str, email_verified: bool = True
+    ) -> tuple[User, bool]:
         """Create a mailbox; returns (user, created). Emails are matched case-insensitively."""
         key = (provider, email.strip().lower())
         if key in self.users:
@@ -116,6 +120,7 @@ class IdentityStore:
             name=name,
             user_id=str(uuid.uuid4()) if provider == "microsoft" else str(secrets.randbelow(10**20)),
             tenant_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, email.split("@")[-1].lower())),
+            email_verified=email_verified,
         )
         self.users[key] = user
         return user, True
@@ -215,6 +220,15 @@ class IdentityStore:
         grant = Grant(grant_id=uuid.uuid4().hex, user=user, client_id=client_id, scope=scope)
         self.grants[grant.grant_id] = grant
         return grant, self.issue_refresh_token(grant)
+
+    def granted_scopes(self, user: User, client_id: str) -> set[str]:
+        """Every scope the user still grants this client (Google's `include_granted_scopes`)."""
+        return {
+            name
+            for grant in self.grants.values()
+            if grant.user is user and grant.client_id == client_id and not grant.revoked
+            for name in grant.scope.split()
+        }
 
     def issue_refresh_token(self, grant: Grant) -> str:
         token = self._mint("1//" if grant.user.provider == "google" else "M.R3_")

@@ -1,24 +1,28 @@
 """Connecting and disconnecting a manager's calendar (F1, F2, F15): the OAuth round trip and the
 disconnect order as library code.
 
-`start` remembers the flow (encrypted: it holds the PKCE verifier) under its `state`; `finish`
-consumes it exactly once, stores the encrypted credentials, records the calendars and queues the
-initial import. The gateway's /oauth routes are thin wrappers around these two calls (plus
+`start` remembers the flow (encrypted: it holds the PKCE verifier) under its `state`, bound to the
+browser that started it; `finish` consumes it exactly once in that browser, accepts only the
+manager's own account, stops the old watches with the old credentials, stores the encrypted
+credentials, records the calendars and queues the initial import. The gateway's /oauth routes are thin wrappers around these two calls (plus
 `WatchManager.ensure`). `disconnect` and `finish_disconnects` are the F15 disconnect.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
+from smvue_pipeline.opstore.connections import AccountMismatch, Connection, ConnectionRepository
 from smvue_pipeline.opstore.db import OpStore
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
-from smvue_pipeline.providers.base import CalendarProvider, ProviderError
+from smvue_pipeline.providers.base import AuthResult, AuthStart, CalendarProvider, ProviderError
 from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
 from smvue_pipeline.watches import WatchManager
 
@@ -27,6 +31,29 @@ log = logging.getLogger(__name__)
 STATE_LIFETIME = timedelta(minutes=15)
 # A revoke that keeps failing (the provider unreachable) stops holding the tokens back after this.
 REVOKE_GIVE_UP = timedelta(days=1)
+_NO_COOKIE = (
+    "state: this connection was started in another browser (its cookie is missing or does not "
+    "match); start the connection again from this browser"
+)
+_OTHER_ACCOUNT = (
+    "account: this {provider} connection belongs to another account; disconnect it first to "
+    "connect a different one"
+)
+
+
+def new_browser_binding() -> str:
+    """The secret the browser that starts a connection keeps (as a cookie) to finish it."""
+    return secrets.token_urlsafe(32)
+
+
+def _digest(binding: str | None) -> str | None:
+    return None if binding is None else hashlib.sha256(binding.encode()).hexdigest()
+
+
+def _same_digest(stored: str | None, given: str | None) -> bool:
+    if stored is None or given is None:
+        return stored is given
+    return hmac.compare_digest(stored, given)
 
 
 class ConnectError(Exception):
@@ -78,8 +105,18 @@ class ConnectService:
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/{provider}/callback"
 
-    def start(self, manager_id: str, provider: str) -> str:
+    def start(self, manager_id: str, provider: str, browser_binding: str | None = None) -> str:
         """The provider's authorize URL for this manager (login_hint = the manager's email)."""
+        return self.begin(manager_id, provider, browser_binding).url
+
+    def begin(self, manager_id: str, provider: str, browser_binding: str | None = None) -> AuthStart:
+        """Start a flow and remember it under its state.
+
+        `browser_binding` is the secret the gateway hands the browser as a cookie
+        (`new_browser_binding`); only its SHA-256 is kept, and `finish` wants it back. In-process
+        callers that drive the flow themselves may leave it out; such a flow can then only be
+        finished without one, never through the gateway's callback.
+        """
         manager = self.roster.manager(manager_id)
         if manager is None:
             raise ConnectError(f"manager_id: unknown manager {manager_id!r}", status=404)
@@ -89,7 +126,8 @@ class ConnectService:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM oauth_states WHERE expires_at < ?", (now.isoformat(),))
             conn.execute(
-                "INSERT INTO oauth_states (state, provider, manager_id, flow, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                """INSERT INTO oauth_states (state, provider, manager_id, flow, created_at, expires_at,
+                       browser_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (
                     start.state,
                     provider,
@@ -97,35 +135,40 @@ class ConnectService:
                     self.cipher.encrypt(json.dumps(start.flow)),
                     now.isoformat(),
                     (now + STATE_LIFETIME).isoformat(),
+                    _digest(browser_binding),
                 ),
             )
-        return start.url
+        return start
 
-    def finish(self, provider: str, params: dict[str, str]) -> ConnectOutcome:
-        """Complete the callback: exchange the code, store tokens, list calendars, queue the import."""
+    def finish(
+        self, provider: str, params: dict[str, str], browser_binding: str | None = None
+    ) -> ConnectOutcome:
+        """Complete the callback: exchange the code, check who consented, stop the old watches,
+        store tokens, list calendars, queue the import.
+
+        Nothing is stored unless the account that consented is the manager's: its verified address
+        is the manager's roster email, or (a reconnect) it is the account already on the
+        connection. A live connection never changes account; disconnect it first.
+        """
         client = self._provider(provider)
-        state = params.get("state") or ""
-        with self.store.transaction() as conn:
-            # Consumed in the same transaction it is read: a replayed callback finds nothing.
-            row = conn.execute(
-                "SELECT manager_id, flow, expires_at FROM oauth_states WHERE state = ? AND provider = ?",
-                (state, provider),
-            ).fetchone()
-            conn.execute("DELETE FROM oauth_states WHERE state = ?", (state,))
-        if row is None:
-            raise ConnectError("state: unknown or already used; start the connection again")
-        if row["expires_at"] < datetime.now(UTC).isoformat():
-            raise ConnectError("state: expired; start the connection again")
+        row = self._take_state(provider, params.get("state") or "", browser_binding)
         flow = json.loads(self.cipher.decrypt(row["flow"]))
         try:
             result = client.finish_authorization(flow, params)
         except ProviderError as exc:
             raise ConnectError(f"code: {exc}") from None
-        existing = {(c.manager_id, c.provider) for c in self.connections.list()}
-        reconnected = (row["manager_id"], provider) in existing
-        connection = self.connections.connect(
-            row["manager_id"], provider, result.account_email, result.credentials
-        )
+        manager_id = row["manager_id"]
+        existing = self.connections.of_manager(manager_id, provider)
+        self._check_account(manager_id, provider, existing, result)
+        reconnected = existing is not None
+        if existing is not None:
+            self._stop_old_watches(existing, result)
+        try:
+            connection = self.connections.connect(
+                manager_id, provider, result.account_email, result.credentials, result.account_subject
+            )
+        except AccountMismatch:  # another callback revived it with its account meanwhile
+            raise ConnectError(_OTHER_ACCOUNT.format(provider=provider), status=403) from None
         session = client.session(
             result.credentials,
             lambda fresh: self.connections.save_credentials(connection.connection_id, fresh),
@@ -142,6 +185,68 @@ class ConnectService:
         # decides); a first connect gets its initial import.
         self.queue.enqueue(connection.connection_id, None, "reconnect" if reconnected else "connect")
         return ConnectOutcome(connection, len(calendars), reconnected)
+
+    def _take_state(self, provider: str, state: str, browser_binding: str | None):
+        """The flow started under `state`, consumed exactly once, by the browser that started it."""
+        if browser_binding == "":
+            raise ConnectError(_NO_COOKIE)
+        with self.store.transaction() as conn:
+            # Consumed in the same transaction it is read: a replayed callback finds nothing.
+            row = conn.execute(
+                "SELECT manager_id, flow, expires_at, browser_sha256 FROM oauth_states "
+                "WHERE state = ? AND provider = ?",
+                (state, provider),
+            ).fetchone()
+            if row is not None and not _same_digest(row["browser_sha256"], _digest(browser_binding)):
+                # Another browser's callback: refused, and the flow stays for its own browser.
+                raise ConnectError(_NO_COOKIE)
+            conn.execute("DELETE FROM oauth_states WHERE state = ?", (state,))
+        if row is None:
+            raise ConnectError("state: unknown or already used; start the connection again")
+        if row["expires_at"] < datetime.now(UTC).isoformat():
+            raise ConnectError("state: expired; start the connection again")
+        return row
+
+    def _check_account(
+        self, manager_id: str, provider: str, existing: Connection | None, result: AuthResult
+    ) -> None:
+        """Refuse (403, nothing stored) an account that is not the manager's."""
+        if not result.email_verified:
+            raise ConnectError(
+                f"account: the {provider} account that signed in has no verified email address; "
+                "sign in with the manager's own, verified account",
+                status=403,
+            )
+        if existing is not None and existing.status != "disconnected":
+            if not existing.is_account(result.account_subject, result.account_email):
+                log.warning("connect refused: %s reconnect of %s with another account", provider, manager_id)
+                raise ConnectError(_OTHER_ACCOUNT.format(provider=provider), status=403)
+            return
+        manager = self.roster.manager(manager_id)
+        if manager is None:
+            raise ConnectError(f"manager_id: unknown manager {manager_id!r}", status=404)
+        if result.account_email.casefold() != manager.email.casefold():
+            log.warning("connect refused: %s account is not manager %s's", provider, manager_id)
+            raise ConnectError(
+                f"account: {result.account_email} signed in, which is not the email of manager "
+                f"{manager_id}; sign in with the manager's own {provider} account",
+                status=403,
+            )
+
+    def _stop_old_watches(self, existing: Connection, result: AuthResult) -> None:
+        """Stop the connection's watches with its OLD credentials, before they are replaced: the
+        new account's token cannot stop another account's channel (the provider answers 404)."""
+        if self.watches is None:
+            return
+        pending = self.watches.stop_connection(existing.connection_id)
+        if pending and not existing.is_account(result.account_subject, result.account_email):
+            # The previous account's watches could not be stopped yet (provider unreachable): its
+            # credentials are still needed for that, so the new account has to wait.
+            raise ConnectError(
+                f"connection: {pending} watch(es) of the previous account are still being stopped; "
+                "try connecting again in a few minutes",
+                status=409,
+            )
 
     # --- disconnect (F15) ---------------------------------------------------------------------
     def disconnect(self, connection_id: str) -> DisconnectOutcome:

@@ -73,9 +73,10 @@ class EmulatorAdmin:
         self.http = self.client.http
         self._call = self.client.call
 
-    def new_user(self, provider: str, name: str = "Test User") -> dict:
+    def new_user(self, provider: str, name: str = "Test User", email_verified: bool = True) -> dict:
         email = f"{provider[:1]}-{uuid.uuid4().hex[:10]}@example.com"
-        return self._call("POST", "users", json={"email": email, "provider": provider, "name": name})
+        body = {"email": email, "provider": provider, "name": name, "email_verified": email_verified}
+        return self._call("POST", "users", json=body)
 
     def add_calendar(self, provider: str, email: str, name: str) -> str:
         body = {"email": email, "provider": provider, "name": name}

@@ -25,7 +25,7 @@ from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
 from smvue_pipeline.opstore.meetings import IdempotencyKeys
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.opstore.roster import RosterRepository
-from smvue_pipeline.providers.base import CalendarProvider
+from smvue_pipeline.providers.base import AuthStart, CalendarProvider
 from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.security.cipher import TokenCipher
 from smvue_pipeline.settings import Settings
@@ -158,15 +158,17 @@ class ConnectionsService:
         self.services = services
         self.repo = ConnectionRepository(services.store, services.cipher)
 
-    def start_oauth(self, provider: str, manager_id: str) -> str:
+    def start_oauth(self, provider: str, manager_id: str, browser_binding: str) -> AuthStart:
+        """A flow (authorize URL, state) only the browser holding `browser_binding` can finish."""
         try:
-            return self.services.connect.start(manager_id, provider)
+            return self.services.connect.begin(manager_id, provider, browser_binding)
         except ConnectError as exc:
             raise ApiError(str(exc), exc.status) from None
 
-    def finish_oauth(self, provider: str, params: dict[str, str]) -> ConnectResult:
+    def finish_oauth(self, provider: str, params: dict[str, str], browser_binding: str) -> ConnectResult:
+        """`browser_binding` is the cookie the start gave this browser ("" when it brought none)."""
         try:
-            outcome = self.services.connect.finish(provider, params)
+            outcome = self.services.connect.finish(provider, params, browser_binding)
         except ConnectError as exc:
             raise ApiError(str(exc), exc.status) from None
         connection_id = outcome.connection.connection_id

@@ -18,6 +18,8 @@ class UserIn(Strict):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     provider: Provider
     name: str = Field("", max_length=200)
+    # Google only: an account whose address Google never verified (id_token / userinfo say so).
+    email_verified: bool = True
 
 
 class MailboxIn(Strict):

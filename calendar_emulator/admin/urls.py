@@ -65,7 +65,7 @@ def routes(state: EmulatorState) -> list[Route]:
     async def create_user(request: Request):
         body = await _parse(request, UserIn)
         with state.lock:
-            user, created = state.identity.add_user(body.email, body.provider, body.name)
+            user, created = state.identity.add_user(body.email, body.provider, body.name, body.email_verified)
             calendar_id = state.backend(body.provider).create_mailbox(user)
         return JSONResponse(
             {

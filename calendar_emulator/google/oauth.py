@@ -1,5 +1,6 @@
 """Google OAuth 2.0 under /google/oauth2/: authorize (the consent screen approves at once for the
-`login_hint` user), token (authorization_code with PKCE, refresh_token), revoke and userinfo.
+`login_hint` user; with `include_granted_scopes=true` the grant also carries every scope the user
+granted the client before, as Google's incremental authorization does), token (authorization_code with PKCE, refresh_token), revoke and userinfo.
 
 Errors use Google's OAuth shape `{"error", "error_description"}`, not the Calendar API's.
 """
@@ -45,7 +46,7 @@ def _id_token(user: User, client_id: str, scope: str, nonce: str | None, issued_
         "aud": client_id,
         "sub": user.user_id,
         "email": user.email,
-        "email_verified": True,
+        "email_verified": user.email_verified,
         "iat": issued_at,
         "exp": issued_at + ttl,
     }
@@ -84,6 +85,9 @@ class GoogleOAuth:
                 prompt = params.get("prompt")
                 if prompt is not None and not set(prompt.split()) <= PROMPTS:
                     raise OAuthError("invalid_request", f"Invalid prompt: {prompt}")
+                include_granted = params.get("include_granted_scopes", "false")
+                if include_granted not in ("true", "false"):
+                    raise OAuthError("invalid_request", f"Invalid include_granted_scopes: {include_granted}")
                 redirect_uri = params.get("redirect_uri")
                 code = self.state.identity.issue_code(
                     "google",
@@ -95,6 +99,10 @@ class GoogleOAuth:
                     params.get("code_challenge_method"),
                     nonce=params.get("nonce"),
                 )
+                if include_granted == "true":
+                    earlier = self.state.identity.granted_scopes(code.user, code.client_id)
+                    code.scope = " ".join([*scope.split(), *sorted(earlier - set(scope.split()))])
+                    scope = code.scope
                 self.offline_codes[code.code] = access_type == "offline"
         except OAuthError as exc:
             return oauth_error(exc)
@@ -181,7 +189,7 @@ class GoogleOAuth:
             body["name"] = user.name
         if scopes & EMAIL_SCOPES:
             body["email"] = user.email
-            body["email_verified"] = True
+            body["email_verified"] = user.email_verified
         return JSONResponse(body)
 
 

@@ -35,6 +35,18 @@ class Connection:
     revoke_state: str | None = None
     revoke_attempts: int = 0
     revoke_error: str | None = None
+    account_subject: str | None = None  # "google:<sub>" / "microsoft:<tid>/<oid>"; None before it was kept
+
+    def is_account(self, subject: str | None, email: str) -> bool:
+        """Whether an account that just consented is this connection's own account: its subject
+        when one is stored, else (connections made before subjects were kept) its address."""
+        if self.account_subject:
+            return subject == self.account_subject
+        return (self.account_email or "").casefold() == email.casefold()
+
+
+class AccountMismatch(Exception):
+    """A reconnect brought another account than the one the live connection belongs to."""
 
 
 def _row_to_connection(row) -> Connection:
@@ -53,6 +65,7 @@ def _row_to_connection(row) -> Connection:
         revoke_state=row["revoke_state"],
         revoke_attempts=row["revoke_attempts"],
         revoke_error=row["revoke_error"],
+        account_subject=row["account_subject"],
     )
 
 
@@ -62,38 +75,61 @@ class ConnectionRepository:
         self.cipher = cipher
 
     # --- connections -------------------------------------------------------------------------
-    def connect(self, manager_id: str, provider: str, account_email: str, credentials: str) -> Connection:
+    def connect(
+        self,
+        manager_id: str,
+        provider: str,
+        account_email: str,
+        credentials: str,
+        account_subject: str | None = None,
+    ) -> Connection:
         """Create the manager's connection for this provider, or revive it on reconnect.
 
         Reconnecting keeps the connection id, so stored cursors (in the warehouse) still apply.
+        A connection that is not disconnected keeps its account: reviving it with another one
+        raises `AccountMismatch` and changes nothing (checked in the same transaction as the
+        write, so two racing callbacks cannot swap it either).
         """
         now = utc_now_iso()
         secret = self.cipher.encrypt(credentials)
         with self.store.transaction() as conn:
             row = conn.execute(
-                "SELECT connection_id FROM connections WHERE manager_id = ? AND provider = ?",
+                "SELECT * FROM connections WHERE manager_id = ? AND provider = ?",
                 (manager_id, provider),
             ).fetchone()
             if row is None:
                 connection_id = f"conn_{uuid.uuid4().hex[:16]}"
                 conn.execute(
                     """INSERT INTO connections (connection_id, manager_id, provider, account_email, status,
-                           secret, created_at, updated_at)
-                       VALUES (?, ?, ?, ?, 'connected', ?, ?, ?)""",
-                    (connection_id, manager_id, provider, account_email, secret, now, now),
+                           secret, created_at, updated_at, account_subject)
+                       VALUES (?, ?, ?, ?, 'connected', ?, ?, ?, ?)""",
+                    (connection_id, manager_id, provider, account_email, secret, now, now, account_subject),
                 )
             else:
-                connection_id = row["connection_id"]
+                existing = _row_to_connection(row)
+                if existing.status != "disconnected" and not existing.is_account(
+                    account_subject, account_email
+                ):
+                    raise AccountMismatch(existing.connection_id)
+                connection_id = existing.connection_id
                 conn.execute(
                     # A revoke still pending for the old grant no longer applies: revoking it
                     # now would revoke the grant just given again (Google revokes per grant).
                     """UPDATE connections SET account_email = ?, status = 'connected', secret = ?,
+                           account_subject = CASE WHEN status = 'disconnected' THEN ?
+                                                  ELSE COALESCE(?, account_subject) END,
                            last_error = NULL, disconnected_at = NULL, updated_at = ?,
                            revoke_state = NULL, revoke_attempts = 0, revoke_error = NULL
                        WHERE connection_id = ?""",
-                    (account_email, secret, now, connection_id),
+                    (account_email, secret, account_subject, account_subject, now, connection_id),
                 )
         return self.get(connection_id)  # type: ignore[return-value]
+
+    def of_manager(self, manager_id: str, provider: str) -> Connection | None:
+        row = self.store.query_one(
+            "SELECT * FROM connections WHERE manager_id = ? AND provider = ?", (manager_id, provider)
+        )
+        return _row_to_connection(row) if row else None
 
     def get(self, connection_id: str) -> Connection | None:
         row = self.store.query_one("SELECT * FROM connections WHERE connection_id = ?", (connection_id,))

@@ -35,6 +35,8 @@ ADDED_COLUMNS = (
     ("watches", "tenant_id", "TEXT"),
     ("watches", "owner_id", "TEXT"),
     ("watches", "last_message_number", "INTEGER"),
+    ("connections", "account_subject", "TEXT"),
+    ("oauth_states", "browser_sha256", "TEXT"),
 )
 
 

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS connections (
     revoke_state     TEXT,
     revoke_attempts  INTEGER NOT NULL DEFAULT 0,
     revoke_error     TEXT,
+    -- The provider's stable id of the account ("google:<sub>", "microsoft:<tid>/<oid>"): a
+    -- reconnect must bring back this same account (disconnect first to switch accounts).
+    account_subject  TEXT,
     UNIQUE (manager_id, provider)
 );
 
@@ -77,7 +80,8 @@ CREATE TABLE IF NOT EXISTS oauth_states (
     manager_id   TEXT NOT NULL,
     flow         BLOB NOT NULL,            -- encrypted: holds the PKCE verifier / msal flow
     created_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL
+    expires_at   TEXT NOT NULL,
+    browser_sha256 TEXT                    -- SHA-256 of the cookie given to the browser that started it
 );
 
 -- Verified notifications and other sync requests, durable before they are acknowledged.

@@ -139,8 +139,16 @@ class AuthStart:
 
 @dataclass
 class AuthResult:
+    """Who consented, and the tokens. The connect flow accepts the account only when it is the
+    manager's (or the one already on the connection), so the identity comes from the provider's
+    own answer (id_token / userinfo), never from what the flow was started for."""
+
     account_email: str
     credentials: str  # provider-specific, serialized; encrypted before it is stored
+    # The provider's stable id of the account: "google:<sub>", "microsoft:<tid>/<oid>".
+    account_subject: str = ""
+    # False when the provider says it never verified the address (Google `email_verified`).
+    email_verified: bool = False
 
 
 @dataclass

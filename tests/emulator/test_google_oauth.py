@@ -258,3 +258,43 @@ def test_google_auth_oauthlib_flow(emulator, user, monkeypatch):
     credentials = flow.credentials
     assert credentials.refresh_token and credentials.token
     calendar_service(emulator.url, credentials=credentials).calendarList().list().execute()
+
+
+def test_consent_as_another_account_reports_that_account(emulator, admin, user):
+    """The consent screen signs in whoever `login_hint` names: a flow started for one mailbox can
+    be completed as another, and the id_token says who actually consented."""
+    other = admin.new_user("google", name="Oscar Other")
+    response, verifier = authorize(emulator.url, other["email"], SCOPE)
+    body = _exchange(emulator, _code(response), verifier).json()
+    claims = _claims(body["id_token"])
+    assert (claims["sub"], claims["email"], claims["email_verified"]) == (
+        other["user_id"],
+        other["email"],
+        True,
+    )
+    assert claims["sub"] != user["user_id"]
+
+
+def test_an_unverified_address_is_reported_unverified(emulator, admin):
+    email = admin.new_user("google", email_verified=False)["email"]
+    tokens = oauth_tokens(emulator.url, email, SCOPE)
+    assert _claims(tokens["id_token"])["email_verified"] is False
+    info = http_session().get(
+        f"{emulator.url}/google/oauth2/v3/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert info.json()["email"] == email and info.json()["email_verified"] is False
+
+
+def test_include_granted_scopes_adds_what_the_user_granted_before(emulator, user):
+    broad = "openid email https://www.googleapis.com/auth/calendar"
+    oauth_tokens(emulator.url, user["email"], broad)
+    narrow = "openid email https://www.googleapis.com/auth/calendar.events.owned"
+    response, verifier = authorize(emulator.url, user["email"], narrow, include_granted_scopes="true")
+    widened = _exchange(emulator, _code(response), verifier).json()["scope"].split()
+    assert set(widened) == set(broad.split()) | set(narrow.split())
+    # Without it (the default, and what SMVue asks for) the token carries only what was requested.
+    response, verifier = authorize(emulator.url, user["email"], narrow, include_granted_scopes="false")
+    assert _exchange(emulator, _code(response), verifier).json()["scope"] == narrow
+    bad, _ = authorize(emulator.url, user["email"], narrow, include_granted_scopes="yes")
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"

@@ -300,3 +300,18 @@ def test_routed_http_client_rewrites_prefixes_and_passes_through(emulator):
         posted.raise_for_status()
     plain.close()
     client.close()
+
+
+def test_consent_as_another_mailbox_reports_that_mailbox(emulator, admin):
+    """A flow started for one mailbox (login_hint) and completed as another: the id_token names
+    the mailbox that consented (oid, tid, preferred_username), as Entra does."""
+    started_for, other = admin.new_user("microsoft"), admin.new_user("microsoft")
+    app = _app(emulator)
+    flow = app.initiate_auth_code_flow([READ_WRITE], redirect_uri=REDIRECT, login_hint=started_for["email"])
+    url = urlsplit(RoutedHttpClient(_routes(emulator)).route(flow["auth_uri"]))
+    query = {k: v[0] for k, v in parse_qs(url.query).items()} | {"login_hint": other["email"]}
+    consent = _http().get(url._replace(query=urlencode(query)).geturl(), allow_redirects=False)
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(consent.headers["Location"]).query).items()}
+    claims = app.acquire_token_by_auth_code_flow(flow, answer)["id_token_claims"]
+    assert claims["oid"] == other["user_id"] and claims["preferred_username"] == other["email"]
+    assert claims["tid"] and claims["oid"] != started_for["user_id"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -109,17 +109,33 @@ class Gateway:
         body = callback.json()
         return Connected(provider, email, manager_id, body["connection_id"], primary, body)
 
-    def oauth(self, provider: str, manager_id: str) -> requests.Response:
+    def oauth(self, provider: str, manager_id: str, consent_as: str | None = None) -> requests.Response:
+        """The whole round trip in one browser; `consent_as` signs in as another account on the
+        provider's consent screen than the manager the flow was started for."""
+        start = self.start_oauth(provider, manager_id)
+        location = self.consent(provider, start.headers["location"], consent_as)
+        # The browser follows the redirect to the gateway (no bearer token: the state and the
+        # cookie the start set in this browser authenticate).
+        return self.http.get(location, cookies=start.cookies, allow_redirects=False, timeout=scaled(60))
+
+    def start_oauth(self, provider: str, manager_id: str) -> requests.Response:
         start = self.api.get(
             f"{self.url}/oauth/{provider}/start", params={"manager_id": manager_id}, allow_redirects=False
         )
         assert start.status_code == 302, start.text
-        consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=scaled(30))
+        return start
+
+    def consent(self, provider: str, authorize_url: str, consent_as: str | None = None) -> str:
+        """The provider's consent screen approves at once; returns the callback URL it redirects to."""
+        if consent_as is not None:
+            parts = urlsplit(authorize_url)
+            query = dict(parse_qsl(parts.query)) | {"login_hint": consent_as}
+            authorize_url = parts._replace(query=urlencode(query)).geturl()
+        consent = self.http.get(authorize_url, allow_redirects=False, timeout=scaled(30))
         assert consent.status_code == 302, consent.text
         location = consent.headers["location"]
         assert location.startswith(f"{self.url}/oauth/{provider}/callback"), location
-        # The browser follows the redirect to the gateway (no bearer token: the state authenticates).
-        return self.http.get(location, allow_redirects=False, timeout=scaled(60))
+        return location
 
     def actor(self, connected: Connected) -> GoogleActor | GraphActor:
         token = self.admin.token(connected.email, connected.provider)

@@ -276,7 +276,9 @@ class GatewayPipeline(Pipeline):
         assert start.status_code == 302, start.text
         consent = self.http.get(start.headers["location"], allow_redirects=False, timeout=scaled(30))
         assert consent.status_code == 302, consent.text
-        callback = self.http.get(consent.headers["location"], allow_redirects=False, timeout=scaled(60))
+        callback = self.http.get(
+            consent.headers["location"], cookies=start.cookies, allow_redirects=False, timeout=scaled(60)
+        )
         assert callback.status_code == 200, callback.text
         connection_id = callback.json()["connection_id"]
         repo = self.connect_service.connections

@@ -125,7 +125,12 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
         assert started.status_code == 302, started.text
         consent = http.get(started.headers["location"], allow_redirects=False, timeout=scaled(CONNECT / 3))
         assert consent.status_code == 302, consent.text
-        callback = http.get(consent.headers["location"], allow_redirects=False, timeout=scaled(CONNECT))
+        callback = http.get(
+            consent.headers["location"],
+            cookies=started.cookies,
+            allow_redirects=False,
+            timeout=scaled(CONNECT),
+        )
         assert callback.status_code == 200, callback.text
         connection_id = callback.json()["connection_id"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import ConnectionRepository
+from smvue_pipeline.opstore.connections import AccountMismatch, ConnectionRepository
 from smvue_pipeline.opstore.queue import ChangeQueue
 from smvue_pipeline.providers.base import CalendarInfo
 from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
@@ -76,3 +76,38 @@ def test_queue_settles_only_what_a_sync_covered(tmp_path):
     )  # cal1's first row and the connection-wide row
     assert [q.calendar_id for q in queue.pending()] == ["cal2", "cal1"]
     assert queue.oldest(later).queue_id > a
+
+
+def test_a_live_connection_keeps_its_account_and_older_stores_migrate(tmp_path):
+    """A store made before accounts were kept (no account_subject / browser_sha256 columns) opens,
+    and its connections keep their account by address until a reconnect records the subject."""
+    import sqlite3
+
+    path = tmp_path / "op.sqlite"
+    legacy = sqlite3.connect(path)
+    legacy.executescript(
+        """CREATE TABLE connections (connection_id TEXT PRIMARY KEY, manager_id TEXT NOT NULL,
+               provider TEXT NOT NULL, account_email TEXT, status TEXT NOT NULL, last_synced_at TEXT,
+               last_error TEXT, secret BLOB, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+               disconnected_at TEXT, UNIQUE (manager_id, provider));
+           CREATE TABLE oauth_states (state TEXT PRIMARY KEY, provider TEXT NOT NULL,
+               manager_id TEXT NOT NULL, flow BLOB NOT NULL, created_at TEXT NOT NULL,
+               expires_at TEXT NOT NULL);
+           INSERT INTO connections VALUES ('conn_old', 'm1', 'google', 'Ann@x.com', 'connected', NULL,
+               NULL, NULL, '2024-01-01', '2024-01-01', NULL);"""
+    )
+    legacy.close()
+    repo = ConnectionRepository(OpStore(path), TokenCipher(TokenCipher.generate_key()))
+    assert repo.get("conn_old").account_subject is None
+    with pytest.raises(AccountMismatch):
+        repo.connect("m1", "google", "bob@x.com", "t", account_subject="google:2")
+    assert repo.get("conn_old").account_email == "Ann@x.com"
+    kept = repo.connect("m1", "google", "ann@x.com", "t", account_subject="google:1")
+    assert (kept.connection_id, kept.account_subject) == ("conn_old", "google:1")
+    # Now the subject decides, whatever the address says.
+    with pytest.raises(AccountMismatch):
+        repo.connect("m1", "google", "ann@x.com", "t", account_subject="google:2")
+    # A disconnected connection may take another account.
+    repo.disconnect("conn_old")
+    switched = repo.connect("m1", "google", "bob@x.com", "u", account_subject="google:2")
+    assert (switched.account_email, switched.account_subject) == ("bob@x.com", "google:2")

@@ -128,9 +128,9 @@ class SyncHarness:
         answering with a redirect we do not follow), then the callback's query to ConnectService."""
         return self.connect_service.finish(provider, self.consent(manager_id, provider))
 
-    def consent(self, manager_id: str, provider: str) -> dict[str, str]:
+    def consent(self, manager_id: str, provider: str, browser_binding: str | None = None) -> dict[str, str]:
         """The callback's query parameters, as the browser would bring them back."""
-        url = self.connect_service.start(manager_id, provider)
+        url = self.connect_service.start(manager_id, provider, browser_binding)
         http = requests.Session()
         http.trust_env = False
         answer = http.get(url, allow_redirects=False, timeout=scaled(30))

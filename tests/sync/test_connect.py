@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from smvue_pipeline.connect import ConnectError
+from smvue_pipeline.connect import ConnectError, new_browser_binding
 from smvue_pipeline.opstore.queue import ChangeQueue
 
 
@@ -70,3 +70,20 @@ def test_replayed_forged_and_failed_callbacks_are_refused(harness, provider):
     with pytest.raises(ConnectError, match="code exchange failed"):
         harness.connect_service.finish(provider, params)
     assert [c.manager_id for c in harness.connections.list()] == [manager_id]
+
+
+def test_a_flow_bound_to_a_browser_finishes_only_with_its_binding(harness):
+    """The in-process path of the gateway's cookie: the binding given to `start` must come back."""
+    manager_id, email = harness.new_manager("google")
+    binding = new_browser_binding()
+    params = harness.consent(manager_id, "google", binding)
+    for wrong in (None, "", new_browser_binding()):
+        with pytest.raises(ConnectError, match="^state: this connection was started in another browser"):
+            harness.connect_service.finish("google", params, wrong)
+    outcome = harness.connect_service.finish("google", params, binding)
+    assert outcome.connection.account_email == email
+    assert outcome.connection.account_subject.startswith("google:")
+    # A flow started without a binding cannot be finished with one (nor through the gateway).
+    params = harness.consent(manager_id, "google")
+    with pytest.raises(ConnectError, match="^state: this connection was started in another browser"):
+        harness.connect_service.finish("google", params, binding)

@@ -60,6 +60,8 @@ from smvue_pipeline.providers.google.mapping import (
 from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.settings import GOOGLE_AUTH_BASE, GOOGLE_REVOKE_URI, GOOGLE_TOKEN_URI
 
+GOOGLE_USERINFO_URI = "https://openidconnect.googleapis.com/v1/userinfo"
+
 # Narrowest scopes that cover reading calendars and events and writing SMVue's own events (F14).
 GOOGLE_SCOPES = (
     "openid",
@@ -133,7 +135,9 @@ class GoogleCalendarClient(CalendarProvider):
             "code_challenge_method": "S256",
             "access_type": "offline",  # a refresh token
             "prompt": "consent",  # a refresh token again on reconnect
-            "include_granted_scopes": "true",
+            # No incremental authorization: the token carries exactly the scopes above, never
+            # broader ones the account may have granted this client before.
+            "include_granted_scopes": "false",
         }
         if login_hint:
             params["login_hint"] = login_hint
@@ -164,13 +168,37 @@ class GoogleCalendarClient(CalendarProvider):
             raise ProviderError(f"code exchange failed: {payload.get('error', response.status_code)}")
         if not payload.get("refresh_token"):
             raise ProviderError("code exchange returned no refresh token (offline access refused)")
-        email = oauth.id_token_claims(payload.get("id_token")).get("email")
         credentials = _credentials_json(
             payload["access_token"], payload["refresh_token"], payload.get("expires_in")
         )
-        if not email:
-            email = self.session(credentials, lambda _: None).primary_email()
-        return AuthResult(account_email=email, credentials=credentials)
+        claims = oauth.id_token_claims(payload.get("id_token"))
+        if not (claims.get("sub") and claims.get("email")):
+            claims = self._userinfo(payload["access_token"])
+        if not (claims.get("sub") and claims.get("email")):
+            raise ProviderError("the identity provider did not say which account consented")
+        return AuthResult(
+            account_email=claims["email"],
+            credentials=credentials,
+            account_subject=f"google:{claims['sub']}",
+            # Google sends a JSON boolean; anything else is not a verification.
+            email_verified=claims.get("email_verified") is True,
+        )
+
+    @property
+    def userinfo_uri(self) -> str:
+        return GOOGLE_USERINFO_URI if self.auth_base == GOOGLE_AUTH_BASE else self.auth_base + "v3/userinfo"
+
+    def _userinfo(self, access_token: str) -> dict:
+        """The OpenID userinfo of the account behind a fresh token (when no usable id_token came)."""
+        try:
+            response = self._http().get(
+                self.userinfo_uri,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.request_timeout_seconds,
+            )
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"userinfo failed: {type(exc).__name__}") from None
+        return _json_or_empty(response) if response.status_code == 200 else {}
 
     def revoke(self, credentials: str) -> bool:
         """True once Google no longer honours the grant; ProviderUnavailable when that is not

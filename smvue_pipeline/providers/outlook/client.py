@@ -203,8 +203,16 @@ class OutlookCalendarClient(CalendarProvider):
             raise ProviderError("the identity provider returned no account (client_info missing)")
         claims = result.get("id_token_claims") or {}
         email = claims.get("preferred_username") or claims.get("email") or accounts[0].get("username")
+        if not (claims.get("oid") and claims.get("tid") and email):
+            raise ProviderError("the identity provider did not say which account consented")
         return AuthResult(
-            account_email=email, credentials=_bundle(cache, accounts[0]["home_account_id"], email)
+            account_email=email,
+            credentials=_bundle(cache, accounts[0]["home_account_id"], email),
+            # oid is unique within the tenant only; the pair names the account for good.
+            account_subject=f"microsoft:{claims['tid']}/{claims['oid']}",
+            # The sign-in name of an Entra account is the tenant's own record, not a claim the
+            # user typed; there is no email_verified to read.
+            email_verified=True,
         )
 
     def revoke(self, credentials: str) -> bool:
