@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -9,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+
+from smvue_pipeline.security.files import PRIVATE_FILE_MODE, private_dir
 
 
 def utc_now_iso() -> str:
@@ -44,7 +48,7 @@ class OpStore:
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_owner_only()
             # Autocommit mode: transactions are opened explicitly by `transaction()`.
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -72,8 +76,16 @@ class OpStore:
                             if "duplicate column" not in str(exc):
                                 raise
                 self._migrated = True
-                if self.path.exists():
-                    self.path.chmod(0o600)
+
+    def _make_owner_only(self) -> None:
+        """The file exists owner-only before SQLite opens it: SQLite gives the -wal and -shm files
+        it creates the database file's mode, so a chmod after the first connection came too late
+        for them. Files an older version left group/world-readable are tightened too."""
+        private_dir(self.path.parent)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", PRIVATE_FILE_MODE)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
