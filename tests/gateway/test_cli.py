@@ -94,7 +94,7 @@ def test_smvue_gateway_creates_everything_owner_only_whatever_the_umask(tmp_path
 
 def refused(argv: list[str], env: dict[str, str]) -> str:
     """The command exits 1 with one line on stderr (no traceback); returns that line."""
-    result = processes.run([str(SMVUE), *argv], timeout=60, env=env)
+    result = processes.run([str(SMVUE), *argv], timeout=30, env=env)
     assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
