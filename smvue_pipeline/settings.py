@@ -37,7 +37,7 @@ def _read_secret_file(path: Path) -> str:
     mode = stat.S_IMODE(path.stat().st_mode)
     if group_or_world_access(mode):
         raise ConfigError(
-            f"{path} is readable by group or others (mode {mode:04o}); it may have leaked: rotate it "
+            f"{path} is open to group or others (mode {mode:04o}); it may have leaked: rotate it "
             f"if others could read it, then run: chmod 600 {path}"
         )
     return path.read_text().strip()
@@ -136,7 +136,7 @@ class Settings:
     def api_token(self) -> str:
         """The app API's bearer token: from the environment, or generated once into api.token."""
         if self._api_token:
-            return self._api_token
+            return _checked_api_token(self._api_token, "SMVUE_API_TOKEN")  # Settings built directly
         path = self.home / "api.token"
         token = _ensure_secret_file(path, lambda: secrets.token_urlsafe(32))
         return _checked_api_token(token, str(path))

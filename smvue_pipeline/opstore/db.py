@@ -43,6 +43,7 @@ class OpStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._migrated = False
+        self._owner_only = False
         self._migrate_lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
@@ -81,11 +82,19 @@ class OpStore:
         """The file exists owner-only before SQLite opens it: SQLite gives the -wal and -shm files
         it creates the database file's mode, so a chmod after the first connection came too late
         for them. Files an older version left group/world-readable are tightened too."""
-        private_dir(self.path.parent)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(f"{self.path}{suffix}", PRIVATE_FILE_MODE)
+        with self._migrate_lock:
+            if self._owner_only:
+                return
+            private_dir(self.path.parent)
+            # Only a file that is not there yet is opened here (O_EXCL): closing a descriptor on a
+            # file drops every POSIX lock this process holds on it, SQLite connections' included,
+            # which corrupts the database.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f"{self.path}{suffix}", PRIVATE_FILE_MODE)
+            self._owner_only = True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

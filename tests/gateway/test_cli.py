@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests import processes
@@ -134,3 +135,14 @@ def test_a_short_api_token_is_refused_by_every_command(tmp_path):
         line = refused(argv, env)
         assert "SMVUE_API_TOKEN is 31 characters" in line and "at least 32" in line
         assert "x" * 31 not in line  # the token itself is never echoed
+
+
+def test_a_short_api_token_file_is_refused_too(tmp_path):
+    from smvue_pipeline.settings import ConfigError, Settings
+
+    token_file = tmp_path / "api.token"
+    token_file.write_text("short-token")
+    token_file.chmod(0o600)
+    settings = Settings.from_env({"SMVUE_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match=f"{token_file} is 11 characters; it must be at least 32"):
+        settings.api_token()
