@@ -100,7 +100,7 @@ def start_gateway(home: Path, key: str, port: int) -> subprocess.Popen:
         **os.environ,
         "SMVUE_HOME": str(home),
         "SMVUE_SECRET_KEY": key,
-        "SMVUE_API_TOKEN": "bench-token",
+        "SMVUE_API_TOKEN": "bench-token-" + "x" * 32,
         "SMVUE_BENCH_NOOP": "1",
     }
     process = subprocess.Popen(

@@ -29,7 +29,7 @@ def smvue_env(home: Path, emulator_url: str, secret_key: str, **extra: str) -> d
     env |= {
         "SMVUE_HOME": str(home),
         "SMVUE_SECRET_KEY": secret_key,
-        "SMVUE_API_TOKEN": "bench-api-token-not-a-secret",
+        "SMVUE_API_TOKEN": "bench-api-token-not-a-secret-" + "x" * 16,
         "SMVUE_GOOGLE_API_BASE": f"{emulator_url}/google/calendar/v3/",
         "SMVUE_GOOGLE_AUTH_BASE": f"{emulator_url}/google/oauth2/",
         "SMVUE_GRAPH_API_BASE": f"{emulator_url}/microsoft/v1.0/",

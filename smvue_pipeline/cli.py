@@ -158,10 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from smvue_pipeline.security.files import owner_only_umask
+    from smvue_pipeline.settings import ConfigError
+
     args = build_parser().parse_args(argv)
+    # Before anything is written: every file and folder under SMVUE_HOME, and what the children
+    # (the gateway, the daemon, its runs) create there, is owner-only.
+    owner_only_umask()
     try:
         args.func(args)
-    except CliError as exc:
+    except (CliError, ConfigError) as exc:
         print(f"smvue {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,7 +1,8 @@
 """The Dagster code location: every asset, check, job, sensor, schedule and resource of SMVue.
 
-Importing this module reads the environment only; no file or network I/O happens until a run
-(the dbt assets read dbt_cadence/target/manifest.json, which `make` prepares).
+Importing this module reads the environment and sets the process umask to 077 (every Dagster
+process loads it before writing: the code server, and each run); no file or network I/O happens
+until a run (the dbt assets read dbt_cadence/target/manifest.json, which `make` prepares).
 """
 
 import os
@@ -19,6 +20,7 @@ from smvue_pipeline.jobs import deliver_prep_reminders_job, sync_calendars_job
 from smvue_pipeline.reminders.resource import WEBHOOK_ENV, ReminderWebhookResource
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.schedules import reconcile_schedule, renew_watches_job, watch_renewal_schedule
+from smvue_pipeline.security.files import owner_only_umask
 from smvue_pipeline.sensors.change_queue import change_queue_sensor
 from smvue_pipeline.sensors.reminders import prep_reminder_sensor
 from smvue_pipeline.settings import Settings
@@ -33,6 +35,9 @@ def cadence_definitions() -> tuple[list, dict]:
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    # Runs write Dagster's storage and compute logs, the warehouse's temporaries and the dashboard
+    # under SMVUE_HOME; owner-only even when a Dagster process was not started by `smvue`.
+    owner_only_umask()
     cadence_assets, cadence_resources = cadence_definitions()
     resources = build_resources(settings)
     webhook_url = os.environ.get(WEBHOOK_ENV)

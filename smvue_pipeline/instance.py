@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from smvue_pipeline.security.files import private_dir
 from smvue_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -30,8 +31,9 @@ nux:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    # Dagster's event log and run storage hold asset metadata and captured output: owner-only.
+    private_dir(settings.home)
+    home = private_dir(settings.dagster_home)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)

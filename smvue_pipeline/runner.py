@@ -23,6 +23,7 @@ from typing import IO
 import requests
 
 from smvue_pipeline.instance import ensure_dagster_home
+from smvue_pipeline.security.files import OWNER_ONLY_UMASK, open_private_append, private_dir
 from smvue_pipeline.settings import Settings
 
 CODE_LOCATION = "smvue_pipeline.definitions"
@@ -180,8 +181,8 @@ class Stack:
     def _spawn(self, child: Child) -> None:
         out: int | IO[bytes] | None = None
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            child.log = open(self.log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed in stop()
+            private_dir(self.log_dir)
+            child.log = open_private_append(self.log_dir / f"{child.name}.log")  # closed in stop()
             out = child.log
         child.process = subprocess.Popen(  # noqa: S603 - argv built from our own tools
             child.argv,
@@ -190,6 +191,9 @@ class Stack:
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
             start_new_session=True,  # its own process group: stopping it stops what it spawned
+            # Whoever starts the stack (smvue up, the demo, bench/), what the children write under
+            # SMVUE_HOME (the store's -wal/-shm, Dagster's storage, the runs' files) is owner-only.
+            umask=OWNER_ONLY_UMASK,
         )
 
     def _check_alive(self) -> None:

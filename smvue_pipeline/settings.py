@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from smvue_pipeline.security.files import PRIVATE_FILE_MODE, group_or_world_access, private_dir
 
 GOOGLE_API_BASE = "https://www.googleapis.com/calendar/v3/"
 GOOGLE_AUTH_BASE = "https://accounts.google.com/o/oauth2/"
@@ -16,22 +19,53 @@ GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, 
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 GRAPH_API_BASE = "https://graph.microsoft.com/v1.0/"
 MS_AUTHORITY = "https://login.microsoftonline.com/common"
+# A bearer token anyone could guess in a few tries is no token: 32 characters is the floor
+# (the generated one is 43, secrets.token_urlsafe(32)).
+MIN_API_TOKEN_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """Configuration that SMVue refuses to run with: one line naming the setting and the fix."""
+
+
+def _read_secret_file(path: Path) -> str:
+    """An existing key file, refused when its mode lets the group or others read it.
+
+    Refused rather than fixed: a secret that was readable by others may already have leaked, and
+    a silent chmod would hide that. The operator decides whether to rotate it
+    (`smvue rotate-key`, a new api.token), then tightens the mode."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if group_or_world_access(mode):
+        raise ConfigError(
+            f"{path} is open to group or others (mode {mode:04o}); it may have leaked: rotate it "
+            f"if others could read it, then run: chmod 600 {path}"
+        )
+    return path.read_text().strip()
 
 
 def _ensure_secret_file(path: Path, make) -> str:
     """Read a generated secret, creating it owner-only (0600) on first use."""
     if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return _read_secret_file(path)
+    private_dir(path.parent)
     value = make()
     # O_EXCL so two processes starting together cannot both write different secrets.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     except FileExistsError:
-        return path.read_text().strip()
+        return _read_secret_file(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def _checked_api_token(token: str | None, source: str) -> str | None:
+    if token is not None and len(token) < MIN_API_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{source} is {len(token)} characters; it must be at least {MIN_API_TOKEN_LENGTH} "
+            "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
 
 
 @dataclass(frozen=True)
@@ -75,7 +109,8 @@ class Settings:
             past_days=int(env.get("SMVUE_SYNC_PAST_DAYS", "90")),
             future_days=int(env.get("SMVUE_SYNC_FUTURE_DAYS", "30")),
             _secret_key=env.get("SMVUE_SECRET_KEY") or None,
-            _api_token=env.get("SMVUE_API_TOKEN") or None,
+            # Checked here, so every command refuses a weak token at start, before serving anything.
+            _api_token=_checked_api_token(env.get("SMVUE_API_TOKEN") or None, "SMVUE_API_TOKEN"),
         )
 
     @property
@@ -101,8 +136,10 @@ class Settings:
     def api_token(self) -> str:
         """The app API's bearer token: from the environment, or generated once into api.token."""
         if self._api_token:
-            return self._api_token
-        return _ensure_secret_file(self.home / "api.token", lambda: secrets.token_urlsafe(32))
+            return _checked_api_token(self._api_token, "SMVUE_API_TOKEN")  # Settings built directly
+        path = self.home / "api.token"
+        token = _ensure_secret_file(path, lambda: secrets.token_urlsafe(32))
+        return _checked_api_token(token, str(path))
 
 
 def _with_slash(url: str) -> str:

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -102,6 +103,7 @@ MIRROR_KEYS = {
     "annotations": ("one_on_one_id", "meeting_type"),
     "prep_reminders": ("reminder_id", "state"),
 }
+FREE_TEXT_COUNTS = {"meeting_type"}
 MIRROR_CHECK = "matches_operational_store"
 PREVIEW_ROWS = 5
 
@@ -125,20 +127,20 @@ def mirror_check(con: duckdb.DuckDBPyConnection, name: str, store_rows: int) -> 
     )
 
 
-def mirror_metadata(con: duckdb.DuckDBPyConnection, name: str, rows: int) -> dict:
-    """Row count, a count per state (plotted over time) and a Markdown preview of the newest rows."""
-    from smvue_pipeline.sql.one_on_ones import markdown_table
-
+def mirror_metadata(con: duckdb.DuckDBPyConnection, name: str, rows: int, encrypted: bool = False) -> dict:
+    """Row count, a count per state (plotted over time) and a Markdown preview of the newest rows
+    (ids and states only when the warehouse is encrypted: assets/previews.py)."""
     key, counted = MIRROR_KEYS[name]
     metadata: dict = {"dagster/row_count": dg.MetadataValue.int(rows)}
-    if counted:
+    # meeting_type is a label users type: with a key its values stay out of the metadata keys too.
+    if counted and not (encrypted and counted in FREE_TEXT_COUNTS):
         for value, count in con.execute(
             f"SELECT coalesce({counted}, 'none'), count(*) FROM app.{name} GROUP BY ALL ORDER BY 1"
         ).fetchall():
             metadata[f"{counted}_{value}".lower().replace(" ", "_")] = dg.MetadataValue.int(count)
     head = con.execute(f"SELECT * FROM app.{name} ORDER BY {key} LIMIT {PREVIEW_ROWS}")
     columns = [d[0] for d in head.description]
-    metadata["preview"] = dg.MetadataValue.md(markdown_table(columns, head.fetchall()))
+    metadata["preview"] = dg.MetadataValue.md(preview_table(columns, head.fetchall(), encrypted=encrypted))
     return metadata
 
 
@@ -188,7 +190,7 @@ def app_tables(
         con.execute("COMMIT")
         results = {
             name: (
-                mirror_metadata(con, name, count),
+                mirror_metadata(con, name, count, warehouse.encrypted),
                 mirror_check(con, name, count) if APP_KEYS[name] in checked else None,
             )
             for name, count in counts.items()

@@ -200,7 +200,7 @@ def cadence_observation(settings: Settings) -> dg.AssetObservation | None:
     """Pairs per cadence status (the UI plots them over time) and a preview of the pairs needing
     attention, read from the snapshot just published (no warehouse lock). A KPI that cannot be
     read is a log line, never a failed run."""
-    from smvue_pipeline.sql.one_on_ones import markdown_table
+    from smvue_pipeline.assets.previews import preview_table
     from smvue_pipeline.warehouse.database import open_database
 
     try:
@@ -220,7 +220,9 @@ def cadence_observation(settings: Settings) -> dg.AssetObservation | None:
                             days_since_last_held DESC NULLS LAST, manager_id, rep_id
                    LIMIT 5"""
             )
-            preview = markdown_table([d[0] for d in head.description], head.fetchall())
+            preview = preview_table(
+                [d[0] for d in head.description], head.fetchall(), encrypted=bool(settings.warehouse_key)
+            )
         finally:
             con.close()
     except Exception as exc:  # noqa: BLE001 - metadata only

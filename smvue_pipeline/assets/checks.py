@@ -59,9 +59,12 @@ CONNECTION_STALE_AFTER = timedelta(hours=3)
 NEEDS_ATTENTION = ("error", "needs_reconnect")
 
 
-def connections_healthy_check(connections: list, now: datetime) -> dg.AssetCheckResult:
+def connections_healthy_check(
+    connections: list, now: datetime, encrypted: bool = False
+) -> dg.AssetCheckResult:
     """Freshness per connection (F15, F17): none in `error` or `needs_reconnect`, and every connected
-    one synced within CONNECTION_STALE_AFTER (counted from its creation until its first sync)."""
+    one synced within CONNECTION_STALE_AFTER (counted from its creation until its first sync).
+    With the warehouse encrypted the details leave out the error texts (they can quote emails)."""
     broken = [c for c in connections if c.status in NEEDS_ATTENTION]
     stale = [
         c
@@ -70,7 +73,9 @@ def connections_healthy_check(connections: list, now: datetime) -> dg.AssetCheck
         and now - _parse(c.last_synced_at or c.created_at) > CONNECTION_STALE_AFTER
     ]
     lines = [
-        f"- `{c.connection_id}` ({c.provider}): {c.status}: {c.last_error or 'no detail'}" for c in broken
+        f"- `{c.connection_id}` ({c.provider}): {c.status}"
+        + ("" if encrypted else f": {c.last_error or 'no detail'}")
+        for c in broken
     ]
     lines += [
         f"- `{c.connection_id}` ({c.provider}): last synced {c.last_synced_at or 'never'}" for c in stale

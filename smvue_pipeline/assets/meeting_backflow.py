@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -115,15 +116,17 @@ def one_event_per_meeting_check(events: dict[str, list[TaggedEvent]]) -> dg.Asse
     )
 
 
-def _preview(applied: list[Change]) -> str:
+def _preview(applied: list[Change], encrypted: bool = False) -> str:
     if not applied:
         return "No meeting was moved or cancelled in the calendar."
-    lines = ["| meeting | change | event | calendar start | calendar end |", "|---|---|---|---|---|"]
-    for c in applied[:50]:
-        lines.append(
-            f"| {c.meeting.meeting_id} | {c.kind} | {c.event.event_id} | {_utc(c.event.start_at)} | {_utc(c.event.end_at)} |"
-        )
-    return "\n".join(lines)
+    return preview_table(
+        ["meeting", "change", "event", "calendar start", "calendar end"],
+        [
+            (c.meeting.meeting_id, c.kind, c.event.event_id, _utc(c.event.start_at), _utc(c.event.end_at))
+            for c in applied[:50]
+        ],
+        encrypted=encrypted,
+    )
 
 
 @dg.asset(
@@ -168,7 +171,7 @@ def meeting_backflow(
             "tagged_events": dg.MetadataValue.int(sum(len(v) for v in events.values())),
             "moved": dg.MetadataValue.int(sum(c.kind == "moved" for c in applied)),
             "cancelled": dg.MetadataValue.int(sum(c.kind == "cancelled" for c in applied)),
-            "changes": dg.MetadataValue.md(_preview(applied)),
+            "changes": dg.MetadataValue.md(_preview(applied, warehouse.encrypted)),
         },
         check_results=[one_event_per_meeting_check(events)],
     )
@@ -195,7 +198,8 @@ def no_failed_writebacks(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         finally:
             con.close()
     counts = {state: count for state, count in rows}
-    examples = "\n".join(f"- `{m}`: {e}" for m, e in failed) or "none"
+    # A write-back error quotes the provider's answer (calendar ids are emails): not with a key.
+    examples = "\n".join(f"- `{m}`" + ("" if warehouse.encrypted else f": {e}") for m, e in failed) or "none"
     return dg.AssetCheckResult(
         passed=counts.get("failed", 0) == 0,
         severity=dg.AssetCheckSeverity.WARN,

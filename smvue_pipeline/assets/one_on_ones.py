@@ -12,6 +12,7 @@ from pydantic import Field
 
 from smvue_pipeline.assets.app_tables import APP_KEYS
 from smvue_pipeline.assets.checks import duplicate_keys, privacy_check
+from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.resources.warehouse import WarehouseResource
 from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute, summarize
@@ -189,7 +190,9 @@ def one_on_one_meetings(
             "scheduled_next_7_days": dg.MetadataValue.int(summary.scheduled_next_7d),
             **{f"status_{name}": dg.MetadataValue.int(count) for name, count in summary.by_status.items()},
             "as_of": dg.MetadataValue.text(rules.as_of.isoformat()),
-            "preview": dg.MetadataValue.md(summary.preview_markdown),
+            "preview": dg.MetadataValue.md(
+                preview_table(summary.preview_columns, summary.preview_rows, encrypted=warehouse.encrypted)
+            ),
         },
         check_results=checks,
     )

@@ -13,11 +13,11 @@ import dagster as dg
 from pydantic import Field
 
 from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
+from smvue_pipeline.assets.previews import error_summary, preview_table
 from smvue_pipeline.opstore.connections import SYNCABLE
 from smvue_pipeline.providers.base import CalendarProvider, ReauthRequired
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.sql.one_on_ones import markdown_table
 from smvue_pipeline.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
 
 RAW_EVENTS = dg.AssetKey("raw_calendar_events")
@@ -129,13 +129,24 @@ def _one_line(error: BaseException | None) -> str:
     return text.splitlines()[0][:500]
 
 
-def results_table(results: list[ConnectionResult]) -> str:
+# The newest rows, for the metadata preview; with the warehouse encrypted only their ids and
+# counts are shown (assets/previews.py), so the ids are selected too.
+PREVIEW_SQL = """SELECT provider, calendar_name, status, title, strftime(start_at, '%Y-%m-%d %H:%M') AS start_utc,
+                        len(attendees) AS attendees, synced_at{ids}
+                 FROM raw.calendar_events ORDER BY synced_at DESC, start_at DESC LIMIT 5"""
+
+
+def results_table(results: list[ConnectionResult], encrypted: bool = False) -> str:
     lines = [
         "| connection | provider | outcome | inserted | updated | cancelled | pages | requests | retries |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        outcome = "ok" if r.ok else _one_line(r.error).replace("|", "/")
+        outcome = (
+            "ok"
+            if r.ok
+            else error_summary(r.error, _one_line(r.error), encrypted=encrypted).replace("|", "/")
+        )
         modes = ",".join(sorted({c.mode for c in r.calendars})) or "-"
         lines.append(
             f"| {r.connection_id} | {r.provider} | {outcome} ({modes}) | {r.total('inserted')} | {r.total('updated')} "
@@ -195,12 +206,14 @@ def raw_calendar_events(
             ).fetchall()
         )
         preview = con.execute(
-            """SELECT provider, calendar_name, status, title, strftime(start_at, '%Y-%m-%d %H:%M') AS start_utc,
-                      len(attendees) AS attendees, synced_at
-               FROM raw.calendar_events ORDER BY synced_at DESC, start_at DESC LIMIT 5"""
+            PREVIEW_SQL.format(ids=", connection_id, event_id" if warehouse.encrypted else "")
         )
-        preview_md = markdown_table([d[0] for d in preview.description], preview.fetchall())
-    checks.append(connections_healthy_check(opstore.connections.list(), datetime.now(UTC)))
+        preview_md = preview_table(
+            [d[0] for d in preview.description], preview.fetchall(), encrypted=warehouse.encrypted
+        )
+    checks.append(
+        connections_healthy_check(opstore.connections.list(), datetime.now(UTC), warehouse.encrypted)
+    )
     failed = [r for r in results if not r.ok]
     for r in failed:
         context.log.warning(f"connection {r.connection_id} failed: {_one_line(r.error)}")
@@ -217,7 +230,7 @@ def raw_calendar_events(
             "pages": dg.MetadataValue.int(sum(r.stats.pages for r in results)),
             "requests": dg.MetadataValue.int(sum(r.stats.requests for r in results)),
             **{f"live_events_{p}": dg.MetadataValue.int(n) for p, n in sorted(by_provider.items())},
-            "per_connection": dg.MetadataValue.md(results_table(results)),
+            "per_connection": dg.MetadataValue.md(results_table(results, warehouse.encrypted)),
             "latest_rows": dg.MetadataValue.md(preview_md),
         },
         check_results=checks,

@@ -14,12 +14,12 @@ import pyarrow as pa
 from pydantic import Field
 
 from smvue_pipeline.assets.one_on_ones import ONE_ON_ONES, parse_as_of
+from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
 from smvue_pipeline.opstore.reminders import Reminder, ReminderRepository
 from smvue_pipeline.reminders.planner import plan_and_store
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.sql.one_on_ones import markdown_table
 
 PREP_REMINDERS = dg.AssetKey("prep_reminders")
 # The dbt marts this runs after (keys from assets/cadence.py's translator): the reminder payload
@@ -145,12 +145,13 @@ def prep_reminders(
     for r in reminders:
         states[delivery_state(r, now)] = states.get(delivery_state(r, now), 0) + 1
     upcoming = sorted((r for r in reminders if r.state == "scheduled"), key=lambda r: r.remind_at)[:5]
-    preview = markdown_table(
+    preview = preview_table(
         ["reminder_id", "manager_id", "rep_id", "remind_at", "meeting_start_at", "attempts"],
         [
             (r.reminder_id, r.manager_id, r.rep_id, _utc(r.remind_at), _utc(r.meeting_start_at), r.attempts)
             for r in upcoming
         ],
+        encrypted=warehouse.encrypted,
     )
     context.log.info(
         f"prep reminders: {outcome.created} created, {outcome.moved} moved, {outcome.withdrawn} withdrawn"

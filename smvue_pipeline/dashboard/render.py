@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from smvue_pipeline.dashboard.charts import STATUS_COLOURS, days_since_chart, weekly_chart
 from smvue_pipeline.dashboard.data import DashboardData, ManagerView, load_published
+from smvue_pipeline.security.files import write_private_text
 
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px; color: #222; background: #fafafa; }
@@ -175,7 +176,5 @@ def build_dashboard(published: str | Path, key: str | None, out: str | Path, now
     html = render(load_published(published, key, now))
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp")
-    staging.write_text(html, encoding="utf-8")
-    staging.replace(target)
-    return target
+    # Names, 1:1 times and coaching briefs in plaintext, even with the warehouse encrypted.
+    return write_private_text(target, html)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from smvue_pipeline.cli import CliError
+from smvue_pipeline.security.files import private_dir
 
 DEMO_MARKER = ".smvue-demo"
 PID_FILE = "demo.pid"
@@ -46,7 +47,7 @@ def prepare_home(home: Path) -> None:
                 f"a demo (pid {other}) is still running in {home}; stop it first (Ctrl-C, or kill {other})"
             )
         shutil.rmtree(home)
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     (home / DEMO_MARKER).write_text("created by smvue demo; the next demo run wipes this folder\n")
     (home / PID_FILE).write_text(f"{os.getpid()}\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+
+from smvue_pipeline.security.files import PRIVATE_FILE_MODE, private_dir
 
 
 def utc_now_iso() -> str:
@@ -48,12 +51,13 @@ class OpStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._migrated = False
+        self._owner_only = False
         self._migrate_lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_owner_only()
             # Autocommit mode: transactions are opened explicitly by `transaction()`.
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -81,8 +85,24 @@ class OpStore:
                             if "duplicate column" not in str(exc):
                                 raise
                 self._migrated = True
-                if self.path.exists():
-                    self.path.chmod(0o600)
+
+    def _make_owner_only(self) -> None:
+        """The file exists owner-only before SQLite opens it: SQLite gives the -wal and -shm files
+        it creates the database file's mode, so a chmod after the first connection came too late
+        for them. Files an older version left group/world-readable are tightened too."""
+        with self._migrate_lock:
+            if self._owner_only:
+                return
+            private_dir(self.path.parent)
+            # Only a file that is not there yet is opened here (O_EXCL): closing a descriptor on a
+            # file drops every POSIX lock this process holds on it, SQLite connections' included,
+            # which corrupts the database.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(f"{self.path}{suffix}", PRIVATE_FILE_MODE)
+            self._owner_only = True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -21,6 +21,11 @@ class WarehouseResource(dg.ConfigurableResource):
         default=None, description="SMVUE_WAREHOUSE_KEY; encrypted at rest when set"
     )
 
+    @property
+    def encrypted(self) -> bool:
+        """Whether the warehouse is encrypted at rest; then metadata carries ids and counts only."""
+        return bool(self.encryption_key)
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with database.writer(self.path, self.published_path, self.encryption_key) as con:

@@ -115,11 +115,13 @@ class OneOnOneSummary:
     scheduled_next_7d: int
     by_status: dict[str, int]
     by_reason_class: dict[str, int]
-    preview_markdown: str
+    # The newest 1:1s, for the asset's Markdown preview (assets/previews.py decides what shows).
+    preview_columns: list[str]
+    preview_rows: list[tuple]
 
 
 def summarize(con: duckdb.DuckDBPyConnection, as_of: datetime) -> OneOnOneSummary:
-    """Row counts, KPIs and a Markdown head(5) for the asset's metadata."""
+    """Row counts, KPIs and a head(5) for the asset's metadata."""
     total, held_30, next_7 = con.execute(
         """SELECT count(*),
                   count(*) FILTER (WHERE status = 'held' AND NOT is_archived AND start_at >= $as_of - INTERVAL 30 DAY),
@@ -152,7 +154,8 @@ def summarize(con: duckdb.DuckDBPyConnection, as_of: datetime) -> OneOnOneSummar
         scheduled_next_7d=next_7,
         by_status=by_status,
         by_reason_class=by_reason,
-        preview_markdown=markdown_table(columns, rows),
+        preview_columns=columns,
+        preview_rows=rows,
     )
 
 
