@@ -179,4 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m smvue_pipeline.cli` runs this file as __main__, a second copy of the module whose
+    # CliError is not the one the subcommands raise: run the package module's main instead.
+    from smvue_pipeline.cli import main as package_main
+
+    sys.exit(package_main())
