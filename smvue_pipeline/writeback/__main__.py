@@ -14,7 +14,7 @@ import threading
 
 from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
+from smvue_pipeline.settings import ConfigError, Settings
 from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
 
 
@@ -29,10 +29,15 @@ def main(argv: list[str] | None = None) -> int:
         print("writeback: --interval and --lease-seconds must be > 0, --max-attempts >= 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        key = settings.secret_key()
+    except ConfigError as exc:  # a short token, a key file others can read: one line, no traceback
+        print(f"writeback: {exc}", file=sys.stderr)
+        return 2
     worker = WritebackWorker(
         OpStore(settings.opstore_path),
-        TokenCipher(settings.secret_key()),
+        TokenCipher(key),
         writeback_providers(settings),
         config=WorkerConfig(lease_seconds=args.lease_seconds, max_attempts=args.max_attempts),
     )

@@ -119,6 +119,12 @@ def test_a_group_or_world_readable_key_file_is_refused_naming_the_fix(tmp_path):
     line = refused(["rotate-key"], env)
     assert f"chmod 600 {key_file}" in line
 
+    # The write-back worker run as a process of its own refuses it the same way.
+    worker = processes.run([sys.executable, "-m", "smvue_pipeline.writeback", "--once"], timeout=30, env=env)
+    assert worker.returncode == 2 and worker.stderr.strip().splitlines() == [
+        f"writeback: {line.split(': ', 1)[1]}"
+    ], worker.stderr
+
     # Once fixed, the same holds for the API's bearer token file.
     key_file.chmod(0o600)
     token_file = tmp_path / "api.token"
