@@ -12,9 +12,25 @@ import pytest
 import requests
 
 from tests import processes
+from tests.file_modes import group_or_world_accessible
 from tests.waiting import free_port, scaled, wait_until
 
 SMVUE = Path(sys.executable).with_name("smvue")
+
+
+def wait_until_healthy(port: int, process) -> None:
+    """Until `smvue gateway` answers /healthz (giving up, with its stderr, if it exited)."""
+    http = requests.Session()
+    http.trust_env = False
+
+    def healthy() -> bool:
+        try:
+            return http.get(f"http://127.0.0.1:{port}/healthz", timeout=scaled(1)).status_code == 200
+        except requests.ConnectionError:
+            assert process.poll() is None, process.stderr.read()
+            return False
+
+    wait_until(healthy, timeout=30, what="the gateway answering /healthz")
 
 
 def test_smvue_gateway_serves_until_sigterm(tmp_path):
@@ -29,17 +45,7 @@ def test_smvue_gateway_serves_until_sigterm(tmp_path):
         text=True,
     )
     try:
-        http = requests.Session()
-        http.trust_env = False
-
-        def healthy() -> bool:
-            try:
-                return http.get(f"http://127.0.0.1:{port}/healthz", timeout=scaled(1)).status_code == 200
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stderr.read()
-                return False
-
-        wait_until(healthy, timeout=30, what="the gateway answering /healthz")
+        wait_until_healthy(port, process)
         assert (tmp_path / "api.token").stat().st_mode & 0o777 == 0o600
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=scaled(20))
@@ -47,17 +53,6 @@ def test_smvue_gateway_serves_until_sigterm(tmp_path):
         processes.stop(process)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-
-
-def owner_readable_only(root: Path) -> list[str]:
-    """Every file and folder under `root` (itself included) that the group or others may access."""
-    found = []
-    for folder, names, files in os.walk(root):
-        for path in [folder, *(os.path.join(folder, n) for n in names + files)]:
-            mode = os.lstat(path).st_mode & 0o777
-            if mode & 0o077:
-                found.append(f"{path} {mode:04o}")
-    return found
 
 
 def test_smvue_gateway_creates_everything_owner_only_whatever_the_umask(tmp_path):
@@ -68,8 +63,6 @@ def test_smvue_gateway_creates_everything_owner_only_whatever_the_umask(tmp_path
     env = {**os.environ, "SMVUE_HOME": str(home)}
     for name in ("SMVUE_PUBLIC_URL", "SMVUE_SECRET_KEY", "SMVUE_API_TOKEN"):
         env.pop(name, None)
-    http = requests.Session()
-    http.trust_env = False
     with processes.running(
         [str(SMVUE), "gateway", "--port", str(port)],
         env=env,
@@ -78,19 +71,11 @@ def test_smvue_gateway_creates_everything_owner_only_whatever_the_umask(tmp_path
         text=True,
         umask=0o022,
     ) as process:
-
-        def healthy() -> bool:
-            try:
-                return http.get(f"http://127.0.0.1:{port}/healthz", timeout=scaled(1)).status_code == 200
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stderr.read()
-                return False
-
-        wait_until(healthy, timeout=30, what="the gateway answering /healthz")
+        wait_until_healthy(port, process)
         # While it runs, so SQLite's -wal and -shm are there to be checked.
         names = {p.name for p in home.iterdir()}
         assert {"operational.sqlite-wal", "operational.sqlite-shm", "secret.key", "api.token"} <= names
-        assert owner_readable_only(home) == []
+        assert group_or_world_accessible(home) == []
 
 
 def refused(argv: list[str], env: dict[str, str]) -> str:

@@ -23,18 +23,23 @@ HEADERS = {
 }
 
 
-def test_a_locked_queue_is_answered_503_and_nothing_is_acknowledged(emulator, tmp_path):
-    app = create_app(Settings.from_env(emulator_env(emulator.url, tmp_path)), maintenance_interval=3600)
-    services = app.state.services
-    services.intake = NotificationIntake(services.settings.opstore_path, busy_timeout_ms=50)
-    connection = ConnectionRepository(services.store, services.cipher).connect("m1", "google", "a@x.io", "{}")
+def add_google_watch(services, connection_id: str) -> None:
+    """The channel HEADERS notify about, as the gateway stores it (only its token's digest)."""
     with services.store.transaction() as conn:
         conn.execute(
             """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, resource_id, secret_sha256,
                    expires_at, state, created_at, updated_at)
                VALUES ('smvue-channel-1', ?, 'a@x.io', 'google', 'resource-1', ?, '2999-01-01', 'active', 'x', 'x')""",
-            (connection.connection_id, secret_digest("the-channel-token")),
+            (connection_id, secret_digest("the-channel-token")),
         )
+
+
+def test_a_locked_queue_is_answered_503_and_nothing_is_acknowledged(emulator, tmp_path):
+    app = create_app(Settings.from_env(emulator_env(emulator.url, tmp_path)), maintenance_interval=3600)
+    services = app.state.services
+    services.intake = NotificationIntake(services.settings.opstore_path, busy_timeout_ms=50)
+    connection = ConnectionRepository(services.store, services.cipher).connect("m1", "google", "a@x.io", "{}")
+    add_google_watch(services, connection.connection_id)
     with TestClient(app) as client:
         blocker = sqlite3.connect(services.settings.opstore_path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the intake's patience
@@ -76,13 +81,7 @@ def test_an_existing_store_is_migrated_and_its_watches_keep_working(emulator, tm
     columns = {row["name"] for row in services.store.query("PRAGMA table_info(watches)")}
     assert {"tenant_id", "owner_id", "last_message_number"} <= columns
     connection = ConnectionRepository(services.store, services.cipher).connect("m1", "google", "a@x.io", "{}")
-    with services.store.transaction() as conn:
-        conn.execute(
-            """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, resource_id, secret_sha256,
-                   expires_at, state, created_at, updated_at)
-               VALUES ('smvue-channel-1', ?, 'a@x.io', 'google', 'resource-1', ?, '2999-01-01', 'active', 'x', 'x')""",
-            (connection.connection_id, secret_digest("the-channel-token")),
-        )
+    add_google_watch(services, connection.connection_id)
     with TestClient(app) as client:
         assert client.post("/webhooks/google", headers=HEADERS).status_code == 202
         assert client.post("/webhooks/google", headers=HEADERS).status_code == 409

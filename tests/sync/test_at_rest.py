@@ -17,6 +17,7 @@ from dagster._serdes import serialize_value
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.instance import ensure_dagster_home
 from smvue_pipeline.settings import Settings
+from tests.file_modes import group_or_world_accessible
 from tests.sync import scenario
 
 WAREHOUSE_KEY = "at-rest-test-key-not-a-secret"
@@ -26,17 +27,6 @@ METADATA_EVENTS = (
     dg.DagsterEventType.ASSET_OBSERVATION,
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
 )
-
-
-def group_or_world_accessible(root) -> list[str]:
-    """Every file and folder under `root` (itself included) whose mode lets the group or others in."""
-    found = []
-    for folder, names, files in os.walk(root):
-        for path in [folder, *(os.path.join(folder, n) for n in names + files)]:
-            mode = os.lstat(path).st_mode & 0o777
-            if mode & 0o077:
-                found.append(f"{os.path.relpath(path, root)} {mode:04o}")
-    return found
 
 
 def metadata_events(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
