@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,13 +112,18 @@ def kill_marked(marker: str, grace: float = 5.0) -> list[int]:
 
 
 def kill(pids: list[int], grace: float = 5.0) -> None:
-    """SIGKILL these processes and wait (a bounded poll) until none of them is alive."""
+    """SIGKILL these processes and wait until none of them is alive (one that outlives SIGKILL
+    past the grace is a failure, named)."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + scaled(grace)
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: not any(_alive(pid) for pid in pids),
+        grace,
+        f"processes {pids} gone after SIGKILL",
+        poll=0.05,
+        detail=lambda: "\n".join(describe(pid) for pid in pids if _alive(pid)),
+    )
 
 
 # Helpers multiprocessing starts for the test process itself; they end with it.

@@ -11,10 +11,10 @@ from pathlib import Path
 from tests import processes
 
 ROOT = Path(__file__).resolve().parents[1]
-SLEEPER = "[sys.executable, '-c', 'import time; time.sleep(300)']"
+# A child that runs until it is signalled: no clock involved.
+SLEEPER = "[sys.executable, '-c', 'import signal; signal.pause()']"
 INNER_TESTS = f"""
 import sys
-import time
 
 import pytest
 
@@ -27,8 +27,8 @@ def test_leaves_a_process_behind():
 
 @pytest.mark.timeout(1)
 def test_times_out_while_its_process_runs():
-    with processes.running({SLEEPER}):
-        time.sleep(30)
+    with processes.running({SLEEPER}) as process:
+        process.wait()  # never ends by itself: the test's timeout cuts it
 """
 
 
@@ -42,7 +42,7 @@ def inner_pytest(tmp_path: Path, select: str, slowdown: str = "1"):
 
 def sleepers_of(tmp_path: Path) -> list[int]:
     return [
-        pid for pid in processes.marked(f"PYTHONPATH={ROOT}") if "time.sleep(300)" in processes.describe(pid)
+        pid for pid in processes.marked(f"PYTHONPATH={ROOT}") if "signal.pause()" in processes.describe(pid)
     ]
 
 
@@ -50,7 +50,7 @@ def test_a_process_left_behind_fails_the_run_and_is_killed(tmp_path):
     done = inner_pytest(tmp_path, "leaves")
     assert done.returncode == 1, done.stdout
     assert "1 process(es) started by the tests outlived them (now killed)" in done.stdout
-    assert "time.sleep(300)" in done.stdout  # named by its command line
+    assert "signal.pause()" in done.stdout  # named by its command line
     assert sleepers_of(tmp_path) == []
 
 

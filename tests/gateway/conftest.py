@@ -6,6 +6,8 @@ carries a genuine secret (for a stopped channel or a disconnected connection).""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -225,22 +227,31 @@ def gateway_settings(emulator, tmp_path_factory) -> Settings:
     return Settings.from_env(emulator_env(emulator.url, home))
 
 
-@pytest.fixture(scope="session")
-def gateway(emulator, gateway_settings) -> Gateway:
-    """One gateway for the session; tests keep apart through their own emulator users."""
+@contextmanager
+def serve_gateway(emulator, base: Settings, **app_options) -> Iterator[Gateway]:
+    """A real gateway (uvicorn on loopback) on `base`, its public URL its own, fast provider
+    clients, maintenance left to the tests to kick; `app_options` go to create_app."""
     secrets = SecretLog()
 
     def build(url: str):
-        settings = replace(gateway_settings, public_url=url)
+        settings = replace(base, public_url=url)
         return create_app(
             settings,
             providers=fast_providers(settings),
             maintenance_interval=3600,  # tests kick it
             watch_options={"new_secret": secrets},
+            **app_options,
         )
 
     with GatewayServer(build) as server:
         yield Gateway(server, emulator.url, secrets)
+
+
+@pytest.fixture(scope="session")
+def gateway(emulator, gateway_settings) -> Gateway:
+    """One gateway for the session; tests keep apart through their own emulator users."""
+    with serve_gateway(emulator, gateway_settings) as served:
+        yield served
 
 
 @pytest.fixture

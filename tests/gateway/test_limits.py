@@ -8,16 +8,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import sqlite3
-from dataclasses import replace
 
 import pytest
 
 from smvue_pipeline.settings import Settings
-from tests.gateway.conftest import API_TOKEN, Gateway, SecretLog, emulator_env, fast_providers
+from tests.gateway.conftest import API_TOKEN, Gateway, emulator_env, serve_gateway
 from tests.waiting import scaled, wait_until
-from webhook_gateway.app import create_app
 from webhook_gateway.limits import GatewayLimits
-from webhook_gateway.server import GatewayServer
 
 # The guarded gateway's limits, read as an operator would set them.
 LIMITS_ENV = {
@@ -33,20 +30,8 @@ PADDED_HEADER = b"X-Padding: " + b"a" * 4000 + b"\r\n"  # longer than the attack
 def guarded(emulator, tmp_path_factory):
     """A gateway of its own with a small body cap, a short read deadline and few connections."""
     base = Settings.from_env(emulator_env(emulator.url, tmp_path_factory.mktemp("limits-home")))
-    secrets = SecretLog()
-
-    def build(url: str):
-        settings = replace(base, public_url=url)
-        return create_app(
-            settings,
-            providers=fast_providers(settings),
-            maintenance_interval=3600,
-            watch_options={"new_secret": secrets},
-            limits=GatewayLimits.from_env(LIMITS_ENV),
-        )
-
-    with GatewayServer(build) as server:
-        yield Gateway(server, emulator.url, secrets)
+    with serve_gateway(emulator, base, limits=GatewayLimits.from_env(LIMITS_ENV)) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
