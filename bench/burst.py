@@ -103,12 +103,12 @@ def connect_through_gateway(
 
 
 def child(notifications: int, workdir: Path) -> int:
-    from smvue_pipeline.demo.live import LiveStack, wait_for
-    from smvue_pipeline.demo.run import point_at_emulator
-    from smvue_pipeline.opstore import OpStore
-    from smvue_pipeline.opstore.connections import ConnectionRepository
-    from smvue_pipeline.opstore.queue import ChangeQueue
-    from smvue_pipeline.security.cipher import TokenCipher
+    from smvue.demo.live import LiveStack, wait_for
+    from smvue.demo.run import point_at_emulator
+    from smvue_core.opstore import OpStore
+    from smvue_core.opstore.connections import ConnectionRepository
+    from smvue_core.opstore.queue import ChangeQueue
+    from smvue_core.security.cipher import TokenCipher
 
     home = workdir / "home"
     os.environ["SMVUE_HOME"] = str(home)

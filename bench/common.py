@@ -61,7 +61,7 @@ def peak_rss_mb(pid: int) -> float | None:
 
 def smvue_command() -> list[str]:
     script = Path(PYTHON).with_name("smvue")
-    return [str(script)] if script.exists() else [PYTHON, "-m", "smvue_pipeline.cli"]
+    return [str(script)] if script.exists() else [PYTHON, "-m", "smvue.cli"]
 
 
 @dataclass

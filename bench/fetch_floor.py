@@ -21,8 +21,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from bench.common import cpu_seconds, emit, self_cpu_s
 from calendar_emulator.actors import EmulatorAdminClient
-from smvue_pipeline.providers.google.mapping import LIST_FIELDS
-from smvue_pipeline.providers.outlook.mapping import MASTER_SELECT
+from smvue_core.providers.google.mapping import LIST_FIELDS
+from smvue_core.providers.outlook.mapping import MASTER_SELECT
 
 GOOGLE_PAGE_SIZE = 2500  # GoogleCalendarClient.page_size default (Google's maximum)
 GRAPH_PAGE_SIZE = 1000  # OutlookCalendarClient.delta_page_size default

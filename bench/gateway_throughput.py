@@ -46,10 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from smvue_pipeline.opstore import OpStore  # noqa: E402
-from smvue_pipeline.opstore.connections import ConnectionRepository  # noqa: E402
-from smvue_pipeline.security.cipher import TokenCipher  # noqa: E402
-from smvue_pipeline.watches import secret_digest  # noqa: E402
+from smvue_core.opstore import OpStore  # noqa: E402
+from smvue_core.opstore.connections import ConnectionRepository  # noqa: E402
+from smvue_core.security.cipher import TokenCipher  # noqa: E402
+from smvue_core.watches import secret_digest  # noqa: E402
 
 HOST = "127.0.0.1"
 

@@ -40,7 +40,7 @@ GRAPH_PAGE = fetch_floor.GRAPH_PAGE_SIZE
 
 def window() -> tuple[str, str]:
     """The window SMVue's sync uses today (90 days back, 30 ahead, day-aligned)."""
-    from smvue_pipeline.sync.window import sync_window
+    from smvue_core.sync.window import sync_window
 
     w = sync_window(datetime.now(UTC), 90, 30)
     return (w.start.strftime("%Y-%m-%dT%H:%M:%SZ"), w.end.strftime("%Y-%m-%dT%H:%M:%SZ"))

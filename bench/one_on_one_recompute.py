@@ -27,9 +27,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.cadence_recompute import run_dbt as cadence_run_dbt  # noqa: E402
+from smvue_core.warehouse.database import ensure_schema, open_database  # noqa: E402
+from smvue_core.warehouse.one_on_ones import OneOnOneRules, ensure_app_tables, recompute  # noqa: E402
 from smvue_pipeline.assets.cadence import BUILD_ARGS  # noqa: E402
-from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute  # noqa: E402
-from smvue_pipeline.warehouse.database import ensure_schema, open_database  # noqa: E402
 
 PROJECT_DIR = REPO / "dbt_cadence"
 DBT = Path(sys.executable).parent / "dbt"

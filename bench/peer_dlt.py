@@ -61,8 +61,8 @@ def ensure_venv(log=print) -> tuple[Path, str]:
 def run(emulator, mailboxes, window: tuple[str, str], workdir: Path, log=print) -> dict:
     """Load every mailbox's calendar with dlt; wall time, rows/s, requests and peak RSS."""
     from bench.common import run_child
-    from smvue_pipeline.providers.google.mapping import LIST_FIELDS
-    from smvue_pipeline.providers.outlook.mapping import EVENT_SELECT
+    from smvue_core.providers.google.mapping import LIST_FIELDS
+    from smvue_core.providers.outlook.mapping import EVENT_SELECT
 
     python, version = ensure_venv(log)
     workdir.mkdir(parents=True, exist_ok=True)

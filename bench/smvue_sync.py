@@ -45,8 +45,8 @@ class SmvueHome:
     """One SMVUE_HOME wired to one emulator, with its roster and OAuth connections."""
 
     def __init__(self, home: Path, emulator_url: str) -> None:
-        from smvue_pipeline.security.cipher import TokenCipher
-        from smvue_pipeline.settings import Settings
+        from smvue_core.security.cipher import TokenCipher
+        from smvue_core.settings import Settings
 
         self.home = home
         self.emulator_url = emulator_url
@@ -58,10 +58,10 @@ class SmvueHome:
     def service(self):
         """ConnectService with the real Google and Outlook clients (built on first use)."""
         if self._service is None:
-            from smvue_pipeline.connect import ConnectService
-            from smvue_pipeline.opstore import OpStore
-            from smvue_pipeline.providers.factory import calendar_providers
-            from smvue_pipeline.security.cipher import TokenCipher
+            from smvue_core.connect import ConnectService
+            from smvue_core.opstore import OpStore
+            from smvue_core.providers.factory import calendar_providers
+            from smvue_core.security.cipher import TokenCipher
 
             s = self.settings
             providers = calendar_providers(s)
@@ -121,7 +121,7 @@ class SmvueHome:
         )
 
     def query(self, sql: str, params: list | None = None, path: Path | None = None) -> list[tuple]:
-        from smvue_pipeline.warehouse.database import open_database
+        from smvue_core.warehouse.database import open_database
 
         con = open_database(path or self.settings.warehouse_path, read_only=True)
         try:
@@ -147,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     import_started = time.perf_counter()
     import dagster as dg
 
+    from smvue_core.providers.factory import calendar_providers
+    from smvue_core.settings import Settings
+    from smvue_core.sync import engine
     from smvue_pipeline.assets.raw_events import raw_calendar_events
-    from smvue_pipeline.providers.factory import calendar_providers
     from smvue_pipeline.resources.bindings import build_resources
-    from smvue_pipeline.settings import Settings
-    from smvue_pipeline.sync import engine
 
     settings = Settings.from_env()
     resources = build_resources(settings)

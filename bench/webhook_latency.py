@@ -36,10 +36,10 @@ import requests  # noqa: E402
 
 from calendar_emulator.actors import EmulatorAdminClient  # noqa: E402
 from calendar_emulator.server import EmulatorServer  # noqa: E402
-from smvue_pipeline.demo.live import LiveStack, add_one_on_one, published_value, wait_for  # noqa: E402
-from smvue_pipeline.demo.organisation import Manager, Rep, month_of_meetings  # noqa: E402
-from smvue_pipeline.demo.run import point_at_emulator  # noqa: E402
-from smvue_pipeline.demo.seeding import seed_manager  # noqa: E402
+from smvue.demo.live import LiveStack, add_one_on_one, published_value, wait_for  # noqa: E402
+from smvue.demo.organisation import Manager, Rep, month_of_meetings  # noqa: E402
+from smvue.demo.run import point_at_emulator  # noqa: E402
+from smvue.demo.seeding import seed_manager  # noqa: E402
 
 TARGETS = {"one_on_one_meetings_p95_s": 15.0, "cadence_metrics_p95_s": 30.0}
 POLL_SECONDS = 0.05

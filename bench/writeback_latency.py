@@ -31,13 +31,13 @@ import requests  # noqa: E402
 
 from calendar_emulator.actors import EmulatorAdminClient  # noqa: E402
 from calendar_emulator.server import EmulatorServer  # noqa: E402
-from smvue_pipeline.connect import ConnectService  # noqa: E402
-from smvue_pipeline.demo.run import connect_manager, point_at_emulator  # noqa: E402
-from smvue_pipeline.opstore import OpStore  # noqa: E402
-from smvue_pipeline.opstore.roster import RosterRepository  # noqa: E402
-from smvue_pipeline.providers.tags import smvue_meeting_id  # noqa: E402
-from smvue_pipeline.security.cipher import TokenCipher  # noqa: E402
-from smvue_pipeline.settings import Settings  # noqa: E402
+from smvue.demo.run import connect_manager, point_at_emulator  # noqa: E402
+from smvue_core.connect import ConnectService  # noqa: E402
+from smvue_core.opstore import OpStore  # noqa: E402
+from smvue_core.opstore.roster import RosterRepository  # noqa: E402
+from smvue_core.providers.tags import smvue_meeting_id  # noqa: E402
+from smvue_core.security.cipher import TokenCipher  # noqa: E402
+from smvue_core.settings import Settings  # noqa: E402
 from webhook_gateway.app import create_app  # noqa: E402
 from webhook_gateway.server import GatewayServer  # noqa: E402
 from webhook_gateway.services import build_providers  # noqa: E402

@@ -9,21 +9,21 @@ import os
 
 import dagster as dg
 
+from smvue_core.security.files import owner_only_umask
+from smvue_core.settings import Settings
 from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.dashboard import cadence_dashboard
 from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_writebacks
 from smvue_pipeline.assets.one_on_ones import one_on_one_meetings
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.assets.reminders import prep_reminders
-from smvue_pipeline.dashboard.resource import DashboardResource
 from smvue_pipeline.jobs import deliver_prep_reminders_job, sync_calendars_job
-from smvue_pipeline.reminders.resource import WEBHOOK_ENV, ReminderWebhookResource
 from smvue_pipeline.resources.bindings import build_resources
+from smvue_pipeline.resources.dashboard import DashboardResource
+from smvue_pipeline.resources.reminder_webhook import WEBHOOK_ENV, ReminderWebhookResource
 from smvue_pipeline.schedules import reconcile_schedule, renew_watches_job, watch_renewal_schedule
-from smvue_pipeline.security.files import owner_only_umask
 from smvue_pipeline.sensors.change_queue import change_queue_sensor
 from smvue_pipeline.sensors.reminders import prep_reminder_sensor
-from smvue_pipeline.settings import Settings
 
 
 def cadence_definitions() -> tuple[list, dict]:

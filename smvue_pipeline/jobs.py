@@ -13,7 +13,7 @@ from smvue_pipeline.assets.meeting_backflow import MEETING_BACKFLOW
 from smvue_pipeline.assets.one_on_ones import CLASSIFICATIONS, ONE_ON_ONES
 from smvue_pipeline.assets.raw_events import RAW_EVENTS
 from smvue_pipeline.assets.reminders import PREP_REMINDERS
-from smvue_pipeline.reminders.ops import deliver_prep_reminders_job
+from smvue_pipeline.ops.reminders import deliver_prep_reminders_job
 
 # The dbt_cadence assets by group, so this module loads even where the dbt manifest is missing.
 CADENCE_GROUP = "cadence"

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from smvue_pipeline.opstore.connections import SYNCABLE
-from smvue_pipeline.providers.base import CalendarProvider
+from smvue_core.opstore.connections import SYNCABLE
+from smvue_core.providers.base import CalendarProvider
+from smvue_core.settings import Settings
+from smvue_core.watches import WatchManager
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.sensors.change_queue import RAW_OP, SYNC_JOB, describe_many
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.watches import WatchManager
 
 RECONCILE_CRON_ENV = "SMVUE_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 * * * *"

@@ -20,8 +20,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from smvue_pipeline.providers.base import CalendarProvider
-from smvue_pipeline.settings import Settings
+from smvue_core.providers.base import CalendarProvider
+from smvue_core.settings import Settings
 from webhook_gateway.errors import install_error_handlers
 from webhook_gateway.limits import GatewayLimits, RequestLimits
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch

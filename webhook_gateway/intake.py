@@ -27,9 +27,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from smvue_pipeline.opstore.db import BUMP_COUNTER_SQL, OpStore, utc_now_iso
-from smvue_pipeline.opstore.notices import advance_message_numbers, lookup_watch
-from smvue_pipeline.opstore.queue import insert_rows
+from smvue_core.opstore.db import BUMP_COUNTER_SQL, OpStore, utc_now_iso
+from smvue_core.opstore.notices import advance_message_numbers, lookup_watch
+from smvue_core.opstore.queue import insert_rows
 from webhook_gateway.notifications import GoogleNotice, GraphNotice, Verdict, verify_google, verify_graph
 from webhook_gateway.rejection_log import RejectionLog, printable
 

@@ -18,7 +18,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from smvue_pipeline.settings import Settings
+from smvue_core.settings import Settings
 from webhook_gateway.app import create_app
 from webhook_gateway.limits import GatewayLimits
 from webhook_gateway.protocol import read_deadline_protocol

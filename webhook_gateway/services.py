@@ -19,17 +19,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from smvue_pipeline.connect import ConnectError, ConnectService
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import Connection, ConnectionRepository
-from smvue_pipeline.opstore.meetings import IdempotencyKeys
-from smvue_pipeline.opstore.queue import ChangeQueue
-from smvue_pipeline.opstore.roster import RosterRepository
-from smvue_pipeline.providers.base import AuthStart, CalendarProvider
-from smvue_pipeline.providers.factory import calendar_providers
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.watches import WatchManager
+from smvue_core.connect import ConnectError, ConnectService
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.connections import Connection, ConnectionRepository
+from smvue_core.opstore.meetings import IdempotencyKeys
+from smvue_core.opstore.queue import ChangeQueue
+from smvue_core.opstore.roster import RosterRepository
+from smvue_core.providers.base import AuthStart, CalendarProvider
+from smvue_core.providers.factory import calendar_providers
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
+from smvue_core.watches import WatchManager
 from webhook_gateway.errors import ApiError, Conflict, NotFound, Unavailable, describe_validation_error
 from webhook_gateway.intake import IntakeUnavailable, NotificationIntake
 from webhook_gateway.limits import BodyTooLarge

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
+from smvue_core.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
 from webhook_gateway.workers import WorkerRegistry
 
 PREFIX = "writeback-"

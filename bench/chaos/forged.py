@@ -29,10 +29,10 @@ WEBHOOKS = ("/webhooks/google", "/webhooks/microsoft", "/webhooks/microsoft/life
 
 def seed_watches(home: Path, key: str, count: int) -> tuple[list, list]:
     """`count` Google channels and `count` Graph subscriptions: (channel, token) pairs."""
-    from smvue_pipeline.opstore import OpStore
-    from smvue_pipeline.opstore.connections import ConnectionRepository
-    from smvue_pipeline.security.cipher import TokenCipher
-    from smvue_pipeline.watches import secret_digest
+    from smvue_core.opstore import OpStore
+    from smvue_core.opstore.connections import ConnectionRepository
+    from smvue_core.security.cipher import TokenCipher
+    from smvue_core.watches import secret_digest
 
     store = OpStore(home / "operational.sqlite")
     repo = ConnectionRepository(store, TokenCipher(key))
@@ -68,7 +68,7 @@ def seed_watches(home: Path, key: str, count: int) -> tuple[list, list]:
 
 
 def queue_rows(home: Path) -> int:
-    from smvue_pipeline.opstore import OpStore
+    from smvue_core.opstore import OpStore
 
     store = OpStore(home / "operational.sqlite")
     try:
@@ -293,7 +293,7 @@ def fuzz(client: Client, google: list, rng: random.Random, count: int) -> None:
 
 
 def forged(args, workdir: Path) -> dict:
-    from smvue_pipeline.security.cipher import TokenCipher
+    from smvue_core.security.cipher import TokenCipher
 
     home = workdir / "home"
     home.mkdir(parents=True)

@@ -55,9 +55,9 @@ def child(workdir: Path, changes: int) -> int:
     import requests
 
     from bench.burst import connect_through_gateway
-    from smvue_pipeline.demo.live import LiveStack, wait_for
-    from smvue_pipeline.demo.run import point_at_emulator
-    from smvue_pipeline.security.cipher import TokenCipher
+    from smvue.demo.live import LiveStack, wait_for
+    from smvue.demo.run import point_at_emulator
+    from smvue_core.security.cipher import TokenCipher
 
     home = workdir / "chaos-home"
     os.environ |= {

@@ -39,7 +39,7 @@ UPDATE raw.calendar_events SET title = 'generation ' || $g, start_at = start_at 
 
 
 def writer(home: Path, writes: int) -> int:
-    from smvue_pipeline.warehouse.database import writer as warehouse_writer
+    from smvue_core.warehouse.database import writer as warehouse_writer
 
     began = time.perf_counter()
     for generation in range(writes):
@@ -53,7 +53,7 @@ def writer(home: Path, writes: int) -> int:
 
 
 def reader(home: Path, stop: Path, interval: float) -> int:
-    from smvue_pipeline.warehouse.database import open_database
+    from smvue_core.warehouse.database import open_database
 
     published = home / "published.duckdb"
     reads = errors = torn = 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.chaos.checks import scan, secrets_of
 from bench.common import PYTHON, REPO, EmulatorProcess, kill_group, organisation, run_child
 from bench.smvue_sync import SmvueHome
-from smvue_pipeline.providers.tags import smvue_meeting_id
+from smvue_core.providers.tags import smvue_meeting_id
 
 LEASE_SECONDS = 1.0
 WRITE_MS = 40
@@ -47,9 +47,9 @@ def times_of(row: dict) -> tuple[datetime, datetime]:
 
 class WritebackWorld:
     def __init__(self, emulator: EmulatorProcess, workdir: Path) -> None:
-        from smvue_pipeline.opstore import OpStore
-        from smvue_pipeline.opstore.meetings import MeetingRepository
-        from smvue_pipeline.writeback.scheduling import MeetingService
+        from smvue_core.opstore import OpStore
+        from smvue_core.opstore.meetings import MeetingRepository
+        from smvue_core.writeback.scheduling import MeetingService
 
         self.emulator = emulator
         self.managers = organisation(2, uuid.uuid4().hex[:6])
@@ -72,7 +72,7 @@ class WritebackWorld:
         self.slot = 0
 
     def schedule(self, manager) -> str:
-        from smvue_pipeline.writeback.scheduling import ScheduleRequest
+        from smvue_core.writeback.scheduling import ScheduleRequest
 
         self.slot += 1
         start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
@@ -108,7 +108,7 @@ class WritebackWorld:
         argv = [
             PYTHON,
             "-m",
-            "smvue_pipeline.writeback",
+            "smvue_core.writeback",
             "--lease-seconds",
             str(LEASE_SECONDS),
             "--interval",

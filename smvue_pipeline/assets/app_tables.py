@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from smvue_core.opstore import OpStore
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
-from smvue_pipeline.opstore import OpStore
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
 

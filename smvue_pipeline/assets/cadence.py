@@ -27,9 +27,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from smvue_core.settings import Settings
+from smvue_core.warehouse.database import extension_directory, publish
 from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.warehouse.database import extension_directory, publish
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_cadence"
 CADENCE_GROUP = "cadence"
@@ -200,8 +200,8 @@ def cadence_observation(settings: Settings) -> dg.AssetObservation | None:
     """Pairs per cadence status (the UI plots them over time) and a preview of the pairs needing
     attention, read from the snapshot just published (no warehouse lock). A KPI that cannot be
     read is a log line, never a failed run."""
+    from smvue_core.warehouse.database import open_database
     from smvue_pipeline.assets.previews import preview_table
-    from smvue_pipeline.warehouse.database import open_database
 
     try:
         con = open_database(settings.published_path, settings.warehouse_key, read_only=True)

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from smvue_core.dashboard.data import DashboardData, load_published
+from smvue_core.dashboard.render import build_dashboard
 from smvue_pipeline.assets.reminders import CADENCE_MART_KEYS, PREP_REMINDERS
-from smvue_pipeline.dashboard.data import DashboardData, load_published
-from smvue_pipeline.dashboard.render import build_dashboard
-from smvue_pipeline.dashboard.resource import DashboardResource
+from smvue_pipeline.resources.dashboard import DashboardResource
 
 CADENCE_DASHBOARD = dg.AssetKey("cadence_dashboard")
 COMPLETE_CHECK = "dashboard_complete"

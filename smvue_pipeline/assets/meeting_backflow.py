@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from smvue_core.opstore.meetings import Meeting, MeetingRepository
+from smvue_core.warehouse import database
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
-from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.warehouse import database
 
 MEETING_BACKFLOW = dg.AssetKey("meeting_backflow")
 APP_MEETINGS = dg.AssetKey("app_meetings")

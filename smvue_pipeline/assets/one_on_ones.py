@@ -1,6 +1,6 @@
 """`one_on_one_meetings` and `meeting_classifications`: F8 1:1 detection over every synced event.
 
-A pure recompute (smvue_pipeline/sql/one_on_one_meetings.sql) in the writer connection, in one
+A pure recompute (smvue_core/warehouse/one_on_one_meetings.sql) in the writer connection, in one
 transaction: a roster edit, an archive flag or a sync all converge the same way at the next run.
 """
 
@@ -10,12 +10,12 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from smvue_core.warehouse.one_on_ones import OneOnOneRules, ensure_app_tables, recompute, summarize
 from smvue_pipeline.assets.app_tables import APP_KEYS
 from smvue_pipeline.assets.checks import duplicate_keys, privacy_check
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute, summarize
 
 ONE_ON_ONES = dg.AssetKey("one_on_one_meetings")
 CLASSIFICATIONS = dg.AssetKey("meeting_classifications")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smvue_pipeline.sql.one_on_ones import markdown_table
+from smvue_core.warehouse.one_on_ones import markdown_table
 
 # Opaque ids, enumerated states and counts. Left out: titles, names, emails (a calendar id or
 # name is often one), free-text labels (meeting_type), times, and error texts (they quote URLs

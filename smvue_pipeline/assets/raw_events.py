@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from smvue_core.opstore.connections import SYNCABLE
+from smvue_core.providers.base import CalendarProvider, ReauthRequired
+from smvue_core.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
 from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
 from smvue_pipeline.assets.previews import error_summary, preview_table
-from smvue_pipeline.opstore.connections import SYNCABLE
-from smvue_pipeline.providers.base import CalendarProvider, ReauthRequired
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
 
 RAW_EVENTS = dg.AssetKey("raw_calendar_events")
 WAREHOUSE_POOL = "duckdb_warehouse"

@@ -13,11 +13,11 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
+from smvue_core.opstore.reminders import Reminder, ReminderRepository
+from smvue_core.reminders.planner import plan_and_store
 from smvue_pipeline.assets.one_on_ones import ONE_ON_ONES, parse_as_of
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
-from smvue_pipeline.opstore.reminders import Reminder, ReminderRepository
-from smvue_pipeline.reminders.planner import plan_and_store
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
 

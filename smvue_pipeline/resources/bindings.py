@@ -6,10 +6,10 @@ import os
 
 import dagster as dg
 
-from smvue_pipeline.providers.factory import calendar_providers
+from smvue_core.providers.factory import calendar_providers
+from smvue_core.settings import Settings
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
-from smvue_pipeline.settings import Settings
 
 
 def _secret(name: str, default: str):

@@ -7,12 +7,12 @@ from functools import cached_property
 import dagster as dg
 from pydantic import Field
 
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import ConnectionRepository
-from smvue_pipeline.opstore.queue import ChangeQueue
-from smvue_pipeline.opstore.roster import RosterRepository
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.connections import ConnectionRepository
+from smvue_core.opstore.queue import ChangeQueue
+from smvue_core.opstore.roster import RosterRepository
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
 
 
 class OperationalStoreResource(dg.ConfigurableResource):

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from smvue_pipeline.warehouse import database
+from smvue_core.warehouse import database
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from smvue_pipeline.opstore.connections import SYNCABLE
-from smvue_pipeline.opstore.db import OpStore
-from smvue_pipeline.opstore.queue import ChangeQueue, QueuedChange
+from smvue_core.opstore.connections import SYNCABLE
+from smvue_core.opstore.db import OpStore
+from smvue_core.opstore.queue import ChangeQueue, QueuedChange
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 
 SYNC_JOB = "sync_calendars_job"

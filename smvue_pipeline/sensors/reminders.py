@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from smvue_pipeline.opstore.reminders import ReminderRepository
-from smvue_pipeline.reminders.ops import deliver_prep_reminders_job
-from smvue_pipeline.reminders.resource import WEBHOOK_ENV, ReminderWebhookResource
+from smvue_core.opstore.reminders import ReminderRepository
+from smvue_pipeline.ops.reminders import deliver_prep_reminders_job
 from smvue_pipeline.resources.opstore import OperationalStoreResource
+from smvue_pipeline.resources.reminder_webhook import WEBHOOK_ENV, ReminderWebhookResource
 
 DELIVERY_JOB = "deliver_prep_reminders_job"
 IN_FLIGHT = [

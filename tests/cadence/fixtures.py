@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from smvue_pipeline.warehouse.database import open_database
+from smvue_core.warehouse.database import open_database
 
 AS_OF = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 DAY = timedelta(days=1)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from smvue_pipeline.sql.one_on_ones import OneOnOneRules, ensure_app_tables, recompute
-from smvue_pipeline.warehouse.database import ensure_schema, open_database
+from smvue_core.warehouse.database import ensure_schema, open_database
+from smvue_core.warehouse.one_on_ones import OneOnOneRules, ensure_app_tables, recompute
 from tests import processes
 
 REPO = Path(__file__).resolve().parents[2]

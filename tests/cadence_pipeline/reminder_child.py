@@ -11,9 +11,9 @@ import os
 import sys
 from datetime import datetime, timedelta
 
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.reminders import ReminderRepository
-from smvue_pipeline.reminders.delivery import DeliveryPolicy, deliver_due
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.reminders import ReminderRepository
+from smvue_core.reminders.delivery import DeliveryPolicy, deliver_due
 
 LEASE = timedelta(minutes=2)
 

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from smvue_pipeline.warehouse.database import open_database
+from smvue_core.warehouse.database import open_database
 
 QUERY = """
 SELECT 'runs' AS t, min(run), max(run), count(*) FROM analytics.snapshot_runs

@@ -1,4 +1,4 @@
-"""F8 1:1 detection and the 1:1 table, at the SQL level (smvue_pipeline/sql/one_on_one_meetings.sql)."""
+"""F8 1:1 detection and the 1:1 table, at the SQL level (smvue_core/warehouse/one_on_one_meetings.sql)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from smvue_pipeline.sql.one_on_ones import OneOnOneRules, one_on_one_id_for_event
+from smvue_core.warehouse.one_on_ones import OneOnOneRules, one_on_one_id_for_event
 from tests.cadence_pipeline.conftest import NOW, person
 
 MAYA, LIAM, AVA, NOAH = "maya@acme.test", "liam@acme.test", "ava@acme.test", "noah@acme.test"

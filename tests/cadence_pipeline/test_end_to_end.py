@@ -13,15 +13,15 @@ import pytest
 import requests
 
 from calendar_emulator.actors import GoogleActor, GraphActor
-from smvue_pipeline.connect import ConnectService
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.annotations import AnnotationRepository
-from smvue_pipeline.opstore.roster import RosterRepository
+from smvue_core.connect import ConnectService
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.annotations import AnnotationRepository
+from smvue_core.opstore.roster import RosterRepository
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
+from smvue_core.warehouse.database import open_database
+from smvue_core.warehouse.one_on_ones import one_on_one_id_for_event
 from smvue_pipeline.resources.bindings import build_resources
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.sql.one_on_ones import one_on_one_id_for_event
-from smvue_pipeline.warehouse.database import open_database
 from tests.admin import AdminClient
 from tests.waiting import scaled
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from smvue_pipeline.warehouse import database
+from smvue_core.warehouse import database
 from tests import processes
 from tests.cadence_pipeline.conftest import REPO
 

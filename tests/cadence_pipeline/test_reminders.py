@@ -11,15 +11,15 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.reminders import ReminderRepository
-from smvue_pipeline.reminders.delivery import DeliveryPolicy, deliver_due
-from smvue_pipeline.reminders.ops import deliver_prep_reminders_job
-from smvue_pipeline.reminders.planner import plan_and_store
-from smvue_pipeline.reminders.resource import ReminderWebhookResource
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.reminders import ReminderRepository
+from smvue_core.reminders.delivery import DeliveryPolicy, deliver_due
+from smvue_core.reminders.planner import plan_and_store
+from smvue_core.warehouse.one_on_ones import one_on_one_id_for_event
+from smvue_pipeline.ops.reminders import deliver_prep_reminders_job
 from smvue_pipeline.resources.opstore import OperationalStoreResource
+from smvue_pipeline.resources.reminder_webhook import ReminderWebhookResource
 from smvue_pipeline.sensors import reminders as reminder_sensor
-from smvue_pipeline.sql.one_on_ones import one_on_one_id_for_event
 from tests import processes
 from tests.cadence_pipeline.conftest import NOW, REPO, person
 from tests.receiver import NotificationReceiver

@@ -8,8 +8,8 @@ import re
 import dagster as dg
 import pytest
 
-from smvue_pipeline.dashboard.render import build_dashboard, markdown_to_html
-from smvue_pipeline.warehouse import database
+from smvue_core.dashboard.render import build_dashboard, markdown_to_html
+from smvue_core.warehouse import database
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_dashboard_before_dbt_ran_says_what_is_missing(tmp_path):
 
 
 def test_dashboard_command_without_a_snapshot_is_one_line(tmp_path, monkeypatch, capsys):
-    from smvue_pipeline.cli import main
+    from smvue.cli import main
 
     monkeypatch.setenv("SMVUE_HOME", str(tmp_path / "empty"))
     monkeypatch.delenv("SMVUE_PUBLISHED", raising=False)
@@ -94,8 +94,8 @@ def test_dashboard_command_without_a_snapshot_is_one_line(tmp_path, monkeypatch,
 def test_dashboard_links_only_https_video_links():
     from datetime import UTC, datetime
 
-    from smvue_pipeline.dashboard.data import DashboardData, ManagerView, UpNext
-    from smvue_pipeline.dashboard.render import render
+    from smvue_core.dashboard.data import DashboardData, ManagerView, UpNext
+    from smvue_core.dashboard.render import render
 
     links = [
         "https://meet.example.com/abc?x=1&y=2",

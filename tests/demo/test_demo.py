@@ -45,7 +45,7 @@ class Demo:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.process = processes.spawn(
-            [sys.executable, "-m", "smvue_pipeline.cli", "demo"],
+            [sys.executable, "-m", "smvue.cli", "demo"],
             env=demo_env(home),
             cwd=ROOT,
             stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ import msal
 import pytest
 import requests
 
-from smvue_pipeline.providers.http_routing import RoutedHttpClient
+from smvue_core.providers.http_routing import RoutedHttpClient
 from tests.emulator.microsoft_support import READ_WRITE, Graph, graph_error
 
 CLIENT_ID = "smvue-microsoft-dev"

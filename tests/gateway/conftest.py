@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from calendar_emulator.actors import GoogleActor, GraphActor
-from smvue_pipeline.providers.factory import calendar_providers
-from smvue_pipeline.providers.retry import RetryPolicy
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
+from smvue_core.providers.factory import calendar_providers
+from smvue_core.providers.retry import RetryPolicy
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
 from tests.admin import AdminClient
 from tests.waiting import scaled
 from webhook_gateway.app import create_app
@@ -62,7 +62,7 @@ class SecretLog:
         return value
 
     def for_digest(self, digest: str) -> str:
-        from smvue_pipeline.watches import secret_digest
+        from smvue_core.watches import secret_digest
 
         return next(s for s in self.issued if secret_digest(s) == digest)
 

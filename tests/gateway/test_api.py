@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from smvue_pipeline.opstore.connections import ConnectionRepository
-from smvue_pipeline.providers.base import CalendarInfo
-from smvue_pipeline.settings import Settings
+from smvue_core.opstore.connections import ConnectionRepository
+from smvue_core.providers.base import CalendarInfo
+from smvue_core.settings import Settings
 from tests.gateway.conftest import API_TOKEN, emulator_env
 from webhook_gateway.app import create_app
 

@@ -105,7 +105,7 @@ def test_a_group_or_world_readable_key_file_is_refused_naming_the_fix(tmp_path):
     assert f"chmod 600 {key_file}" in line
 
     # The write-back worker run as a process of its own refuses it the same way.
-    worker = processes.run([sys.executable, "-m", "smvue_pipeline.writeback", "--once"], timeout=30, env=env)
+    worker = processes.run([sys.executable, "-m", "smvue_core.writeback", "--once"], timeout=30, env=env)
     assert worker.returncode == 2 and worker.stderr.strip().splitlines() == [
         f"writeback: {line.split(': ', 1)[1]}"
     ], worker.stderr
@@ -129,7 +129,7 @@ def test_a_short_api_token_is_refused_by_every_command(tmp_path):
 
 
 def test_a_short_api_token_file_is_refused_too(tmp_path):
-    from smvue_pipeline.settings import ConfigError, Settings
+    from smvue_core.settings import ConfigError, Settings
 
     token_file = tmp_path / "api.token"
     token_file.write_text("short-token")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from smvue_pipeline.connect import REVOKE_GIVE_UP
+from smvue_core.connect import REVOKE_GIVE_UP
 from tests.waiting import scaled, wait_until
 
 REVOKE_DOWN = {"kind": "server_error", "status": 503, "retry_after": 0, "path": "/google/oauth2/revoke$"}

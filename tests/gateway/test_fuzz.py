@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from smvue_pipeline.settings import Settings
+from smvue_core.settings import Settings
 from tests.gateway.conftest import API_TOKEN, emulator_env
 from webhook_gateway.app import create_app
 

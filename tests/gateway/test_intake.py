@@ -7,9 +7,9 @@ import sqlite3
 
 from fastapi.testclient import TestClient
 
-from smvue_pipeline.opstore.connections import ConnectionRepository
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.watches import secret_digest
+from smvue_core.opstore.connections import ConnectionRepository
+from smvue_core.settings import Settings
+from smvue_core.watches import secret_digest
 from tests.gateway.conftest import emulator_env
 from webhook_gateway.app import create_app
 from webhook_gateway.intake import NotificationIntake

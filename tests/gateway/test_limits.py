@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from smvue_pipeline.settings import Settings
+from smvue_core.settings import Settings
 from tests.gateway.conftest import API_TOKEN, Gateway, emulator_env, serve_gateway
 from tests.waiting import scaled, wait_until
 from webhook_gateway.limits import GatewayLimits

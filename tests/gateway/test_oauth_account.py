@@ -158,7 +158,7 @@ def test_reconnect_with_the_same_account_stops_the_old_watch_with_the_old_token_
 def test_google_token_carries_only_the_requested_scopes(gateway):
     """`include_granted_scopes` off: an account that once granted this client the broad `calendar`
     scope does not bring it back into SMVue's token."""
-    from smvue_pipeline.providers.google.client import GOOGLE_SCOPES
+    from smvue_core.providers.google.client import GOOGLE_SCOPES
     from tests.emulator.google_client import oauth_tokens
 
     email = _mailbox(gateway, "google")

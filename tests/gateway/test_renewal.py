@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from smvue_pipeline.watches import GOOGLE_OVERLAP
+from smvue_core.watches import GOOGLE_OVERLAP
 
 
 def _emulator(gateway, provider: str) -> dict[str, dict]:

@@ -11,13 +11,13 @@ from urllib.parse import parse_qsl, urlsplit
 import dagster as dg
 import pytest
 
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import ConnectionRepository
-from smvue_pipeline.opstore.queue import ChangeQueue
-from smvue_pipeline.providers.base import CalendarInfo
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.connections import ConnectionRepository
+from smvue_core.opstore.queue import ChangeQueue
+from smvue_core.providers.base import CalendarInfo
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
 from smvue_pipeline.resources.opstore import OperationalStoreResource
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
 from tests.waiting import scaled
 
 
@@ -118,7 +118,7 @@ class Pipeline:
     requested run in process (raw_calendar_events + app mirrors, as sync_calendars_job starts)."""
 
     def __init__(self, emulator, settings: Settings) -> None:
-        from smvue_pipeline.connect import ConnectService
+        from smvue_core.connect import ConnectService
         from smvue_pipeline.resources.bindings import build_resources
         from tests.admin import AdminClient
 
@@ -179,7 +179,7 @@ class Pipeline:
 
     def raw_titles(self, connection_id: str) -> dict[str, tuple[str, str]]:
         """event_id -> (title, status) in the published snapshot."""
-        from smvue_pipeline.warehouse.database import open_database
+        from smvue_core.warehouse.database import open_database
 
         con = open_database(self.settings.published_path, read_only=True)
         try:
@@ -233,7 +233,7 @@ class SecretLog:
         return value
 
     def for_digest(self, digest: str) -> str:
-        from smvue_pipeline.watches import secret_digest
+        from smvue_core.watches import secret_digest
 
         return next(s for s in self.issued if secret_digest(s) == digest)
 

@@ -20,14 +20,14 @@ import pytest
 import requests
 
 from calendar_emulator.actors import GoogleActor
-from smvue_pipeline.warehouse.database import open_database
+from smvue_core.warehouse.database import open_database
 from tests import processes
 from tests.admin import AdminClient
 from tests.waiting import free_port, scaled, wait_until
 
 from .conftest import emulator_env
 
-SMVUE = [sys.executable, "-m", "smvue_pipeline.cli"]
+SMVUE = [sys.executable, "-m", "smvue.cli"]
 
 
 def wait_while_up(condition: Callable[[], object], timeout: float, what: str, up, log: Path):

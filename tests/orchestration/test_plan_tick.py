@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from smvue_pipeline.opstore.queue import QueuedChange
+from smvue_core.opstore.queue import QueuedChange
 from smvue_pipeline.sensors.change_queue import ConnectionView, QueueCursor, plan_tick
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from smvue_pipeline.runner import Child, Stack, StackError, group_alive
+from smvue.up import Child, Stack, StackError, group_alive
 from tests.waiting import wait_until
 
 PY = sys.executable
@@ -66,7 +66,8 @@ def test_stop_reaches_grandchildren_and_kills_what_ignores_sigterm(tmp_path):
 
 
 def test_smvue_up_exits_non_zero_in_one_line_when_a_child_dies(tmp_path, monkeypatch, capsys):
-    from smvue_pipeline import cli, runner
+    from smvue import cli
+    from smvue import up as runner
 
     children = [
         child("gateway", "import time; time.sleep(0.3); raise SystemExit(3)"),

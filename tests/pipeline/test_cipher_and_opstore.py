@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import AccountMismatch, ConnectionRepository
-from smvue_pipeline.opstore.queue import ChangeQueue
-from smvue_pipeline.providers.base import CalendarInfo
-from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.connections import AccountMismatch, ConnectionRepository
+from smvue_core.opstore.queue import ChangeQueue
+from smvue_core.providers.base import CalendarInfo
+from smvue_core.security.cipher import SecretDecryptError, TokenCipher
 
 SECRET = "refresh-token-PLAINTEXT-CANARY"
 

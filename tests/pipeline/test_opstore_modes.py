@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smvue_pipeline.opstore import OpStore
+from smvue_core.opstore import OpStore
 
 
 def modes(path: Path) -> dict[str, int]:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smvue_pipeline.providers.base import Attendee, EventRecord, Removal, SyncWindow
-from smvue_pipeline.sync.raw_store import apply_calendar, load_states
-from smvue_pipeline.warehouse.database import ensure_schema, open_database
+from smvue_core.providers.base import Attendee, EventRecord, Removal, SyncWindow
+from smvue_core.sync.raw_store import apply_calendar, load_states
+from smvue_core.warehouse.database import ensure_schema, open_database
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 WINDOW = SyncWindow(NOW - timedelta(days=90), NOW + timedelta(days=31))
@@ -126,7 +126,7 @@ def test_events_outside_the_window_enter_only_as_updates(con):
 def test_cursor_commits_with_the_rows_and_rolls_back_with_them(con, monkeypatch):
     apply(con, [record("a", NOW)], cursor="first", full=True)
     assert load_states(con)[("conn", "cal")].cursor == "first"
-    import smvue_pipeline.sync.raw_store as raw_store
+    import smvue_core.sync.raw_store as raw_store
 
     def boom(*args, **kwargs):
         raise RuntimeError("crash between rows and cursor")
@@ -139,7 +139,7 @@ def test_cursor_commits_with_the_rows_and_rolls_back_with_them(con, monkeypatch)
 
 
 def test_a_batch_applies_several_calendars_atomically_with_their_own_counts(con):
-    from smvue_pipeline.sync.raw_store import CalendarChanges, apply_batch, events_table
+    from smvue_core.sync.raw_store import CalendarChanges, apply_batch, events_table
 
     def changes(calendar_id, events, removals=(), full=False, cursor="c"):
         table = events_table("conn", "google", "Work", [_on(e, calendar_id) for e in events], NOW)

@@ -17,20 +17,20 @@ import pytest
 import requests
 
 from calendar_emulator.actors import GoogleActor, GraphActor
+from smvue_core.connect import ConnectService
+from smvue_core.opstore import OpStore
+from smvue_core.opstore.connections import Connection
+from smvue_core.providers.base import CalendarProvider
+from smvue_core.providers.factory import calendar_providers
+from smvue_core.providers.retry import RetryPolicy
+from smvue_core.security.cipher import TokenCipher
+from smvue_core.settings import Settings
+from smvue_core.sync.engine import ConnectionResult, SyncEngine
+from smvue_core.warehouse import database
 from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.raw_events import SyncRequest, raw_calendar_events, record_outcomes, select_jobs
-from smvue_pipeline.connect import ConnectService
-from smvue_pipeline.opstore import OpStore
-from smvue_pipeline.opstore.connections import Connection
-from smvue_pipeline.providers.base import CalendarProvider
-from smvue_pipeline.providers.factory import calendar_providers
-from smvue_pipeline.providers.retry import RetryPolicy
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.resources.opstore import OperationalStoreResource
-from smvue_pipeline.security.cipher import TokenCipher
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.sync.engine import ConnectionResult, SyncEngine
-from smvue_pipeline.warehouse import database
 from tests.admin import AdminClient
 from tests.waiting import scaled
 

@@ -10,11 +10,11 @@ import sys
 
 import dagster as dg
 
+from smvue_core.providers.factory import calendar_providers
+from smvue_core.settings import Settings
+from smvue_core.sync import engine
 from smvue_pipeline.assets.raw_events import raw_calendar_events
-from smvue_pipeline.providers.factory import calendar_providers
 from smvue_pipeline.resources.bindings import build_resources
-from smvue_pipeline.settings import Settings
-from smvue_pipeline.sync import engine
 
 
 def _announcing(apply):

@@ -14,9 +14,9 @@ import uuid
 import dagster as dg
 from dagster._serdes import serialize_value
 
+from smvue.instance import ensure_dagster_home
+from smvue_core.settings import Settings
 from smvue_pipeline.assets.previews import preview_table
-from smvue_pipeline.instance import ensure_dagster_home
-from smvue_pipeline.settings import Settings
 from tests.file_modes import group_or_world_accessible
 from tests.sync import scenario
 

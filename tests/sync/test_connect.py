@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from smvue_pipeline.connect import ConnectError, new_browser_binding
-from smvue_pipeline.opstore.queue import ChangeQueue
+from smvue_core.connect import ConnectError, new_browser_binding
+from smvue_core.opstore.queue import ChangeQueue
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])

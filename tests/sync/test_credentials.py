@@ -11,8 +11,8 @@ import google.auth._exponential_backoff
 import msal
 import pytest
 
-from smvue_pipeline import cli
-from smvue_pipeline.security.cipher import SecretDecryptError, TokenCipher
+from smvue import cli
+from smvue_core.security.cipher import SecretDecryptError, TokenCipher
 from tests.sync import scenario
 from tests.sync.test_retries import seed_one
 

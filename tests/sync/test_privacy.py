@@ -8,9 +8,9 @@ import os
 
 import dagster as dg
 
+from smvue.instance import ensure_dagster_home
 from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.raw_events import raw_calendar_events
-from smvue_pipeline.instance import ensure_dagster_home
 from smvue_pipeline.resources.bindings import build_resources
 from tests.sync import scenario
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smvue_pipeline.providers.base import MeetingSpec
+from smvue_core.providers.base import MeetingSpec
 from tests.sync import scenario
 
 IGNORED = {"synced_at"}

@@ -103,16 +103,16 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
     import dagster as dg
 
     from calendar_emulator.server import EmulatorServer
-    from smvue_pipeline.connect import ConnectService
+    from smvue.demo.environment import connect_manager
+    from smvue.demo.organisation import ORGANISATION, month_of_meetings
+    from smvue.demo.seeding import seed_manager
+    from smvue_core.connect import ConnectService
+    from smvue_core.opstore import OpStore
+    from smvue_core.opstore.roster import RosterRepository
+    from smvue_core.security.cipher import TokenCipher
+    from smvue_core.settings import Settings
     from smvue_pipeline.definitions import build_defs
-    from smvue_pipeline.demo.environment import connect_manager
-    from smvue_pipeline.demo.organisation import ORGANISATION, month_of_meetings
-    from smvue_pipeline.demo.seeding import seed_manager
-    from smvue_pipeline.opstore import OpStore
-    from smvue_pipeline.opstore.roster import RosterRepository
     from smvue_pipeline.resources.bindings import build_resources
-    from smvue_pipeline.security.cipher import TokenCipher
-    from smvue_pipeline.settings import Settings
     from tests.admin import AdminClient
 
     # Its own emulator: the demo's organisation has fixed addresses the shared one may hold already.

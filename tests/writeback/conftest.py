@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from smvue_pipeline.opstore.meetings import Meeting, MeetingRepository
-from smvue_pipeline.opstore.outbox import Outbox
-from smvue_pipeline.providers.tags import smvue_meeting_id
-from smvue_pipeline.writeback.scheduling import MeetingService, ScheduleRequest
-from smvue_pipeline.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
+from smvue_core.opstore.meetings import Meeting, MeetingRepository
+from smvue_core.opstore.outbox import Outbox
+from smvue_core.providers.tags import smvue_meeting_id
+from smvue_core.writeback.scheduling import MeetingService, ScheduleRequest
+from smvue_core.writeback.worker import WorkerConfig, WritebackWorker, writeback_providers
 from tests.sync.conftest import Mailbox, SyncHarness
 from tests.sync.conftest import harness as harness  # noqa: F401 - the fixture, re-exported
 from tests.waiting import scaled, wait_until

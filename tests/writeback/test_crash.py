@@ -25,7 +25,7 @@ def start_worker(failpoint: str) -> tuple[subprocess.Popen, processes.Output]:
         [
             sys.executable,
             "-m",
-            "smvue_pipeline.writeback",
+            "smvue_core.writeback",
             "--lease-seconds",
             str(LEASE_SECONDS),
             "--interval",

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
+from smvue_core.providers.outlook.mapping import TAG_PROPERTY_ID, TRANSACTION_PREFIX
+from smvue_core.warehouse import database
 from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_writebacks
 from smvue_pipeline.assets.one_on_ones import one_on_one_meetings
 from smvue_pipeline.assets.raw_events import raw_calendar_events
 from smvue_pipeline.definitions import build_defs
-from smvue_pipeline.providers.outlook.mapping import TAG_PROPERTY_ID, TRANSACTION_PREFIX
-from smvue_pipeline.warehouse import database
 from tests.sync import scenario
 
 SYNC_ASSETS = [raw_calendar_events, meeting_backflow, app_tables, one_on_one_meetings]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smvue_pipeline.providers.google.mapping import event_id_for_meeting
-from smvue_pipeline.writeback.worker import WorkerConfig
+from smvue_core.providers.google.mapping import event_id_for_meeting
+from smvue_core.writeback.worker import WorkerConfig
 from tests.writeback.conftest import event_times, smvue_tag
 
 PROVIDERS = ["google", "microsoft"]

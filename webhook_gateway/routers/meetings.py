@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Response
 
-from smvue_pipeline.writeback.scheduling import (
+from smvue_core.writeback.scheduling import (
     AnnotationResult,
     MeetingError,
     MeetingService,

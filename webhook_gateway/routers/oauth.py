@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from smvue_pipeline.connect import STATE_LIFETIME, new_browser_binding
+from smvue_core.connect import STATE_LIFETIME, new_browser_binding
 from webhook_gateway.auth import require_api_token
 from webhook_gateway.dependencies import Connections
 from webhook_gateway.models import error_responses

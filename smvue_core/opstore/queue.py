@@ -1,0 +1,95 @@
+"""The change queue: verified notifications and sync requests, durable before acknowledgement.
+
+The gateway appends; the `change_queue_sensor` reads past its cursor and coalesces per calendar;
+the sync run deletes exactly the rows it covered, after its warehouse transaction committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from smvue_core.opstore.db import OpStore, utc_now_iso
+
+INSERT_SQL = "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)"
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, int, str]]) -> None:
+    """Append rows inside the caller's transaction (the gateway's intake batches its own)."""
+    conn.executemany(INSERT_SQL, rows)
+
+
+@dataclass(frozen=True)
+class QueuedChange:
+    queue_id: int
+    connection_id: str
+    calendar_id: str | None
+    reason: str
+    full_sync: bool
+    received_at: str
+
+
+class ChangeQueue:
+    def __init__(self, store: OpStore) -> None:
+        self.store = store
+
+    def enqueue(
+        self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False
+    ) -> int:
+        conn = self.store.connection()
+        cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full_sync), utc_now_iso()))
+        return int(cur.lastrowid)
+
+    def enqueue_many(self, items: Iterable[tuple[str, str | None, str, bool]]) -> list[int]:
+        """One transaction for a batch (a Graph POST carries several notifications)."""
+        now = utc_now_iso()
+        ids = []
+        with self.store.transaction() as conn:
+            for connection_id, calendar_id, reason, full in items:
+                cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full), now))
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def pending(self, after_id: int = 0, limit: int = 100_000) -> list[QueuedChange]:
+        rows = self.store.query(
+            "SELECT * FROM change_queue WHERE queue_id > ? ORDER BY queue_id LIMIT ?", (after_id, limit)
+        )
+        return [_row(r) for r in rows]
+
+    def oldest(self, before_id: int) -> QueuedChange | None:
+        """The oldest row at or below `before_id` still here: its run did not commit (yet)."""
+        row = self.store.query_one(
+            "SELECT * FROM change_queue WHERE queue_id <= ? ORDER BY queue_id LIMIT 1", (before_id,)
+        )
+        return _row(row) if row else None
+
+    def settle(self, connection_id: str, calendar_ids: Iterable[str], up_to_id: int) -> int:
+        """Delete what a committed sync covered: rows for these calendars (or the whole connection)."""
+        calendar_ids = list(calendar_ids)
+        with self.store.transaction() as conn:
+            marks = ",".join("?" * len(calendar_ids)) or "NULL"
+            cur = conn.execute(
+                f"""DELETE FROM change_queue WHERE connection_id = ? AND queue_id <= ?
+                    AND (calendar_id IS NULL OR calendar_id IN ({marks}))""",
+                (connection_id, up_to_id, *calendar_ids),
+            )
+            return cur.rowcount
+
+    def discard_connection(self, connection_id: str) -> int:
+        with self.store.transaction() as conn:
+            return conn.execute("DELETE FROM change_queue WHERE connection_id = ?", (connection_id,)).rowcount
+
+    def depth(self) -> int:
+        return self.store.query_one("SELECT count(*) AS n FROM change_queue")["n"]
+
+
+def _row(r) -> QueuedChange:
+    return QueuedChange(
+        r["queue_id"],
+        r["connection_id"],
+        r["calendar_id"],
+        r["reason"],
+        bool(r["full_sync"]),
+        r["received_at"],
+    )

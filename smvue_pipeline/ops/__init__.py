@@ -1,0 +1,1 @@
+"""Dagster ops that are not assets."""

@@ -1,9 +1,0 @@
-"""The operational store (SQLite, WAL): what the gateway and the pipeline share outside the warehouse.
-
-Connections and their encrypted tokens, calendars, channels, roster, meetings, outbox, the change
-queue. Only short transactions; every value is bound as a parameter.
-"""
-
-from smvue_pipeline.opstore.db import OpStore
-
-__all__ = ["OpStore"]

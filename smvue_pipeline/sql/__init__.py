@@ -1,1 +1,0 @@
-"""SQL the pipeline runs in the warehouse, kept in .sql files next to the code that runs them."""
