@@ -28,6 +28,7 @@ demo: $(STAMP) $(DBT_MANIFEST)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The whole suite (CI runs this). SMVUE_TEST_SLOWDOWN stretches every deadline (default 3).
 test: lint $(DBT_MANIFEST)
