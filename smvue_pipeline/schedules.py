@@ -15,9 +15,12 @@ import dagster as dg
 from smvue_core.opstore.connections import SYNCABLE
 from smvue_core.providers.base import CalendarProvider
 from smvue_core.settings import Settings
+from smvue_core.sync.planning import describe_many
+from smvue_core.sync.request import EVERYTHING
 from smvue_core.watches import WatchManager
+from smvue_pipeline.assets.raw_events import sync_run_config
+from smvue_pipeline.jobs import sync_calendars_job
 from smvue_pipeline.resources.opstore import OperationalStoreResource
-from smvue_pipeline.sensors.change_queue import RAW_OP, SYNC_JOB, describe_many
 
 RECONCILE_CRON_ENV = "SMVUE_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 * * * *"
@@ -34,7 +37,7 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
     @dg.schedule(
         name="reconcile_schedule",
         cron_schedule=cron_schedule or os.environ.get(RECONCILE_CRON_ENV, DEFAULT_RECONCILE_CRON),
-        job_name=SYNC_JOB,
+        job=sync_calendars_job,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
@@ -55,8 +58,8 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
         scheduled = context.scheduled_execution_time or datetime.now(UTC)
         return dg.RunRequest(
             run_key=f"reconcile-{scheduled.astimezone(UTC):%Y%m%dT%H%M}",
-            # Empty config: every syncable connection and all its selected calendars.
-            run_config={"ops": {RAW_OP: {"config": {}}}},
+            # Every syncable connection and all its selected calendars.
+            run_config=sync_run_config(EVERYTHING),
             tags={
                 "smvue/trigger": "reconcile",
                 "smvue/provider": ",".join(sorted({r["provider"] for r in rows})),

@@ -125,7 +125,8 @@ def test_connections_healthy_flags_broken_and_stale_connections():
 
 
 def test_one_event_per_meeting_counts_live_copies_per_connection():
-    from smvue_pipeline.assets.meeting_backflow import TaggedEvent, one_event_per_meeting_check
+    from smvue_core.writeback.backflow import TaggedEvent
+    from smvue_pipeline.assets.meeting_backflow import one_event_per_meeting_check
 
     def event(connection: str, event_id: str, status: str = "confirmed") -> TaggedEvent:
         return TaggedEvent(connection, event_id, "m1", status, None, None, None)

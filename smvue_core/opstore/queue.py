@@ -6,10 +6,13 @@ the sync run deletes exactly the rows it covered, after its warehouse transactio
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from smvue_core.opstore.connections import SYNCABLE
 from smvue_core.opstore.db import OpStore, utc_now_iso
 
 INSERT_SQL = "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)"
@@ -28,6 +31,21 @@ class QueuedChange:
     reason: str
     full_sync: bool
     received_at: str
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """What the queue's consumer knows about a connection the queue names (no secret is read)."""
+
+    connection_id: str
+    provider: str
+    status: str
+    has_credentials: bool
+    selected: frozenset[str]
+
+    @property
+    def can_sync(self) -> bool:
+        return self.status in SYNCABLE and self.has_credentials
 
 
 class ChangeQueue:
@@ -79,6 +97,32 @@ class ChangeQueue:
     def discard_connection(self, connection_id: str) -> int:
         with self.store.transaction() as conn:
             return conn.execute("DELETE FROM change_queue WHERE connection_id = ?", (connection_id,)).rowcount
+
+    def connection_views(self, connection_ids: Iterable[str]) -> dict[str, ConnectionView]:
+        """Provider, status and selected calendars of the connections named in the queue (read-only)."""
+        wanted = json.dumps(sorted(set(connection_ids)))
+        rows = self.store.query(
+            """SELECT connection_id, provider, status, secret IS NOT NULL AS has_credentials
+               FROM connections WHERE connection_id IN (SELECT value FROM json_each(?))""",
+            (wanted,),
+        )
+        selected: dict[str, set[str]] = defaultdict(set)
+        for row in self.store.query(
+            """SELECT connection_id, calendar_id FROM calendars
+               WHERE is_selected = 1 AND connection_id IN (SELECT value FROM json_each(?))""",
+            (wanted,),
+        ):
+            selected[row["connection_id"]].add(row["calendar_id"])
+        return {
+            r["connection_id"]: ConnectionView(
+                r["connection_id"],
+                r["provider"],
+                r["status"],
+                bool(r["has_credentials"]),
+                frozenset(selected[r["connection_id"]]),
+            )
+            for r in rows
+        }
 
     def depth(self) -> int:
         return self.store.query_one("SELECT count(*) AS n FROM change_queue")["n"]

@@ -1,20 +1,25 @@
 """`meeting_backflow`: moves and cancellations made in the calendar flow back to SMVue meetings (F14).
 
-The round trip: write-back puts a meeting's event on the calendar tagged with the meeting id; sync
-brings it back into raw.calendar_events with `smvue_meeting_id` set (it links to the meeting, it is
-never a second 1:1); when the user moved or cancelled it in the calendar, this asset updates the
-meeting in the operational store — the calendar wins for changes made there.
+The comparison and the updates are smvue_core/writeback/backflow.py; this asset runs them after the
+sync and reports what changed, with the one-event-per-meeting check.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from smvue_core.opstore.meetings import Meeting, MeetingRepository
+from smvue_core.opstore.meetings import MeetingRepository
 from smvue_core.warehouse import database
+from smvue_core.writeback.backflow import (
+    Change,
+    TaggedEvent,
+    apply_backflow,
+    duplicated_meetings,
+    tagged_events,
+    utc_seconds,
+)
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -24,87 +29,13 @@ MEETING_BACKFLOW = dg.AssetKey("meeting_backflow")
 APP_MEETINGS = dg.AssetKey("app_meetings")
 
 
-@dataclass(frozen=True)
-class TaggedEvent:
-    connection_id: str
-    event_id: str
-    meeting_id: str
-    status: str
-    start_at: datetime | None
-    end_at: datetime | None
-    provider_updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Change:
-    meeting: Meeting
-    event: TaggedEvent
-    kind: str  # moved | cancelled
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC).replace(microsecond=0) if value else None
-
-
-def tagged_events(con) -> dict[str, list[TaggedEvent]]:
-    rows = con.execute(
-        """SELECT connection_id, event_id, smvue_meeting_id, status, start_at, end_at, provider_updated_at
-           FROM raw.calendar_events WHERE smvue_meeting_id IS NOT NULL"""
-    ).fetchall()
-    by_meeting: dict[str, list[TaggedEvent]] = {}
-    for row in rows:
-        event = TaggedEvent(*row)
-        by_meeting.setdefault(event.meeting_id, []).append(event)
-    return by_meeting
-
-
-def plan_changes(meetings: list[Meeting], events: dict[str, list[TaggedEvent]]) -> list[Change]:
-    """What the calendar changed, meeting by meeting. Only the event write-back recorded for the
-    meeting (`provider_event_id`, on the meeting's own connection) counts, and only while it still
-    carries the meeting's tag. Another event with the tag (on Outlook a tag is just a
-    `transactionId`, which anyone can give an event) is never followed."""
-    changes = []
-    for meeting in meetings:
-        if meeting.status != "scheduled":
-            continue
-        recorded = [
-            e
-            for e in events.get(meeting.meeting_id, [])
-            if e.connection_id == meeting.connection_id and e.event_id == meeting.provider_event_id
-        ]
-        if not recorded:
-            continue  # not synced back yet: the next run compares it
-        event = recorded[0]
-        if event.status == "cancelled":
-            # A deletion carries no new stamp; SMVue never revives an event, so it is the user's.
-            changes.append(Change(meeting, event, "cancelled"))
-            continue
-        moved = (_utc(event.start_at), _utc(event.end_at)) != (_utc(meeting.start_at), _utc(meeting.end_at))
-        # A row fetched before SMVue's own last write is stale, not a move made in the calendar.
-        newer = (
-            meeting.calendar_updated_at is None
-            or event.provider_updated_at is None
-            or event.provider_updated_at > meeting.calendar_updated_at
-        )
-        if moved and newer and event.start_at and event.end_at:
-            changes.append(Change(meeting, event, "moved"))
-    return changes
-
-
 ONE_EVENT_CHECK = "one_calendar_event_per_meeting"
 
 
 def one_event_per_meeting_check(events: dict[str, list[TaggedEvent]]) -> dg.AssetCheckResult:
     """F14's promise: however write-back retried or crashed, a meeting has at most one live event
     carrying its tag on any one connection's calendars."""
-    duplicated = sorted(
-        meeting_id
-        for meeting_id, tagged in events.items()
-        if any(
-            sum(e.connection_id == c and e.status != "cancelled" for e in tagged) > 1
-            for c in {e.connection_id for e in tagged}
-        )
-    )
+    duplicated = duplicated_meetings(events)
     return dg.AssetCheckResult(
         check_name=ONE_EVENT_CHECK,
         passed=not duplicated,
@@ -122,7 +53,13 @@ def _preview(applied: list[Change], encrypted: bool = False) -> str:
     return preview_table(
         ["meeting", "change", "event", "calendar start", "calendar end"],
         [
-            (c.meeting.meeting_id, c.kind, c.event.event_id, _utc(c.event.start_at), _utc(c.event.end_at))
+            (
+                c.meeting.meeting_id,
+                c.kind,
+                c.event.event_id,
+                utc_seconds(c.event.start_at),
+                utc_seconds(c.event.end_at),
+            )
             for c in applied[:50]
         ],
         encrypted=encrypted,
@@ -150,21 +87,9 @@ def meeting_backflow(
     # Read in this run's writer connection: the run holds the warehouse pool.
     with warehouse.writer() as con:
         events = tagged_events(con)
-    now = datetime.now(UTC)
-    applied = []
-    for change in plan_changes(meetings, events):
-        done = repo.apply_calendar_change(
-            change.meeting.meeting_id,
-            change.meeting.version,
-            start_at=_utc(change.event.start_at) if change.kind == "moved" else None,
-            end_at=_utc(change.event.end_at) if change.kind == "moved" else None,
-            cancelled=change.kind == "cancelled",
-            calendar_updated_at=change.event.provider_updated_at,
-            now=now,
-        )
-        if done:
-            applied.append(change)
-            context.log.info(f"meeting {change.meeting.meeting_id}: {change.kind} in the calendar")
+    applied = apply_backflow(repo, meetings, events, datetime.now(UTC))
+    for change in applied:
+        context.log.info(f"meeting {change.meeting.meeting_id}: {change.kind} in the calendar")
     return dg.MaterializeResult(
         metadata={
             "meetings_compared": dg.MetadataValue.int(len(meetings)),

@@ -6,15 +6,15 @@ each paying Dagster's seconds of launch cost and queueing for the single warehou
 connection outcomes are in the materialization metadata and in `app.connections`.
 """
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
 
-from smvue_core.opstore.connections import SYNCABLE
-from smvue_core.providers.base import CalendarProvider, ReauthRequired
-from smvue_core.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
+from smvue_core.providers.base import CalendarProvider
+from smvue_core.sync.engine import ConnectionResult
+from smvue_core.sync.request import CalendarRef, SyncRequest
+from smvue_core.sync.service import mark_syncing, one_line, run_sync, select_jobs
 from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
 from smvue_pipeline.assets.previews import error_summary, preview_table
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -26,25 +26,32 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 RAW_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
 
 
-class CalendarRef(dg.Config):
+class CalendarConfig(dg.Config):
     connection_id: str
     calendar_id: str
 
 
-class SyncRequest(dg.Config):
-    """Which calendars to sync. Empty lists mean every syncable connection and its calendars."""
+# The core request's defaults are the config's: one place says what an empty request means.
+_DEFAULT = SyncRequest()
+
+
+class SyncConfig(dg.Config):
+    """Which calendars to sync (smvue_core/sync/request.py's SyncRequest, as Dagster run config).
+    Empty lists mean every syncable connection and its calendars."""
 
     connection_ids: list[str] = Field(default_factory=list)
-    calendars: list[CalendarRef] = Field(default_factory=list)
-    full: bool = Field(False, description="force a full resync instead of incremental")
+    calendars: list[CalendarConfig] = Field(default_factory=list)
+    full: bool = Field(_DEFAULT.full, description="force a full resync instead of incremental")
     full_connection_ids: list[str] = Field(
         default_factory=list, description="force a full resync of these connections only"
     )
-    queue_up_to: int = Field(0, description="settle queued changes up to this id once committed")
-    past_days: int = 90
-    future_days: int = 30
+    queue_up_to: int = Field(
+        _DEFAULT.queue_up_to, description="settle queued changes up to this id once committed"
+    )
+    past_days: int = _DEFAULT.past_days
+    future_days: int = _DEFAULT.future_days
     fetch_workers: int = Field(
-        2,
+        _DEFAULT.fetch_workers,
         ge=1,
         le=32,
         description=(
@@ -54,79 +61,33 @@ class SyncRequest(dg.Config):
         ),
     )
 
-
-def select_jobs(
-    request: SyncRequest, opstore: OperationalStoreResource, providers: dict[str, CalendarProvider]
-):
-    """The connections and calendars this run covers, each with a way to open its session."""
-    repo = opstore.connections
-    wanted_calendars: dict[str, set[str]] = defaultdict(set)
-    for ref in request.calendars:
-        wanted_calendars[ref.connection_id].add(ref.calendar_id)
-    wanted = set(request.connection_ids) | set(wanted_calendars)
-    jobs = []
-    for connection in repo.list(SYNCABLE):
-        if wanted and connection.connection_id not in wanted:
-            continue
-        if not connection.has_credentials:
-            continue
-        calendars = repo.calendars(connection.connection_id)
-        selected = frozenset(c.calendar_id for c in calendars)
-        only = wanted_calendars.get(connection.connection_id)
-        if only and connection.connection_id not in request.connection_ids:
-            calendars = [c for c in calendars if c.calendar_id in only]
-        if not calendars:
-            continue
-        provider = providers[connection.provider]
-        jobs.append(
-            ConnectionJob(
-                connection_id=connection.connection_id,
-                provider=connection.provider,
-                open_session=_session_opener(provider, repo, connection.connection_id),
-                calendars=calendars,
-                keep_only=selected,
-                force_full=request.full or connection.connection_id in request.full_connection_ids,
-            )
+    @classmethod
+    def from_request(cls, request: SyncRequest) -> "SyncConfig":
+        return cls(
+            connection_ids=list(request.connection_ids),
+            calendars=[
+                CalendarConfig(connection_id=c.connection_id, calendar_id=c.calendar_id)
+                for c in request.calendars
+            ],
+            full=request.full,
+            full_connection_ids=list(request.full_connection_ids),
+            queue_up_to=request.queue_up_to,
+            past_days=request.past_days,
+            future_days=request.future_days,
+            fetch_workers=request.fetch_workers,
         )
-    return jobs
 
-
-def _session_opener(provider: CalendarProvider, repo, connection_id: str):
-    def open_session():
-        credentials = repo.credentials(connection_id)
-        if credentials is None:
-            raise ReauthRequired("no stored credentials")
-        return provider.session(credentials, lambda fresh: repo.save_credentials(connection_id, fresh))
-
-    return open_session
-
-
-def record_outcomes(
-    results: list[ConnectionResult], opstore: OperationalStoreResource, queue_up_to: int
-) -> None:
-    """Connection status after the warehouse committed; queued changes settled only then."""
-    repo = opstore.connections
-    for result in results:
-        for calendar in result.calendars:
-            if calendar.gone:
-                repo.forget_calendar(result.connection_id, calendar.calendar_id)
-        if result.ok:
-            repo.set_status(result.connection_id, "connected", synced=True)
-            if queue_up_to:
-                opstore.queue.settle(
-                    result.connection_id, [c.calendar_id for c in result.calendars], queue_up_to
-                )
-        elif isinstance(result.error, ReauthRequired):
-            repo.set_status(
-                result.connection_id, "needs_reconnect", error=f"reconnect needed: {result.error}"
-            )
-        else:
-            repo.set_status(result.connection_id, "error", error=_one_line(result.error))
-
-
-def _one_line(error: BaseException | None) -> str:
-    text = f"{type(error).__name__}: {error}" if error else "unknown error"
-    return text.splitlines()[0][:500]
+    def to_request(self) -> SyncRequest:
+        return SyncRequest(
+            connection_ids=tuple(self.connection_ids),
+            calendars=tuple(CalendarRef(c.connection_id, c.calendar_id) for c in self.calendars),
+            full=self.full,
+            full_connection_ids=tuple(self.full_connection_ids),
+            queue_up_to=self.queue_up_to,
+            past_days=self.past_days,
+            future_days=self.future_days,
+            fetch_workers=self.fetch_workers,
+        )
 
 
 # The newest rows, for the metadata preview; with the warehouse encrypted only their ids and
@@ -143,9 +104,7 @@ def results_table(results: list[ConnectionResult], encrypted: bool = False) -> s
     ]
     for r in results:
         outcome = (
-            "ok"
-            if r.ok
-            else error_summary(r.error, _one_line(r.error), encrypted=encrypted).replace("|", "/")
+            "ok" if r.ok else error_summary(r.error, one_line(r.error), encrypted=encrypted).replace("|", "/")
         )
         modes = ",".join(sorted({c.mode for c in r.calendars})) or "-"
         lines.append(
@@ -171,7 +130,7 @@ def results_table(results: list[ConnectionResult], encrypted: bool = False) -> s
 )
 def raw_calendar_events(
     context: dg.AssetExecutionContext,
-    config: SyncRequest,
+    config: SyncConfig,
     warehouse: WarehouseResource,
     opstore: OperationalStoreResource,
     google_calendar: CalendarProvider,
@@ -184,20 +143,13 @@ def raw_calendar_events(
     otherwise. Cancelled and deleted events become `status = 'cancelled'`. No description or body
     is ever stored.
     """
+    request = config.to_request()
     providers = {"google": google_calendar, "microsoft": outlook_calendar}
-    jobs = select_jobs(config, opstore, providers)
-    for job in jobs:
-        opstore.connections.set_status(job.connection_id, "syncing")
+    connections = opstore.connections
+    jobs = select_jobs(request, connections, providers)
+    mark_syncing(jobs, connections)
     with warehouse.writer() as con:
-        engine = SyncEngine(
-            con,
-            now=lambda: datetime.now(UTC),
-            past_days=config.past_days,
-            future_days=config.future_days,
-            max_workers=config.fetch_workers,
-        )
-        results = engine.run(jobs)
-        record_outcomes(results, opstore, config.queue_up_to)
+        results = run_sync(request, jobs, con, connections, opstore.queue, now=lambda: datetime.now(UTC))
         row_count = con.execute("SELECT count(*) FROM raw.calendar_events").fetchone()[0]
         checks = [unique_event_key_check(con), privacy_check(con)]
         by_provider = dict(
@@ -216,7 +168,7 @@ def raw_calendar_events(
     )
     failed = [r for r in results if not r.ok]
     for r in failed:
-        context.log.warning(f"connection {r.connection_id} failed: {_one_line(r.error)}")
+        context.log.warning(f"connection {r.connection_id} failed: {one_line(r.error)}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(row_count),
@@ -235,3 +187,8 @@ def raw_calendar_events(
         },
         check_results=checks,
     )
+
+
+def sync_run_config(request: SyncRequest) -> dg.RunConfig:
+    """Run config for sync_calendars_job carrying `request` to this asset (sensor and schedule)."""
+    return dg.RunConfig(ops={raw_calendar_events.op.name: SyncConfig.from_request(request)})

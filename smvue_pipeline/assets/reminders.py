@@ -9,12 +9,10 @@ then copies the reminders into `analytics.prep_reminders` for readers. Lead time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import duckdb
-import pyarrow as pa
 from pydantic import Field
 
-from smvue_core.opstore.reminders import Reminder, ReminderRepository
-from smvue_core.reminders.planner import plan_and_store
+from smvue_core.opstore.reminders import ReminderRepository
+from smvue_core.reminders.snapshot import refresh
 from smvue_pipeline.assets.one_on_ones import ONE_ON_ONES, parse_as_of
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
@@ -25,24 +23,6 @@ PREP_REMINDERS = dg.AssetKey("prep_reminders")
 # The dbt marts this runs after (keys from assets/cadence.py's translator): the reminder payload
 # carries the coaching brief, and Up Next shows the prep status on the next run.
 CADENCE_MART_KEYS = [dg.AssetKey("upcoming_one_on_ones"), dg.AssetKey("coaching_briefs")]
-
-TS = pa.timestamp("us", tz="UTC")
-SNAPSHOT_SCHEMA = pa.schema(
-    [
-        ("reminder_id", pa.string()),
-        ("one_on_one_id", pa.string()),
-        ("manager_id", pa.string()),
-        ("rep_id", pa.string()),
-        ("meeting_start_at", TS),
-        ("remind_at", TS),
-        ("sent_at", TS),
-        ("delivery_state", pa.string()),
-        ("attempts", pa.int32()),
-        ("next_attempt_at", TS),
-        ("last_error", pa.string()),
-        ("state_reason", pa.string()),
-    ]
-)
 
 
 class PrepReminderConfig(dg.Config):
@@ -55,21 +35,11 @@ class PrepReminderConfig(dg.Config):
 WITHDRAWN_CHECK = "no_reminder_for_cancelled_or_archived"
 
 
-def withdrawn_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+def withdrawn_check(pending_for_dead: list[tuple[str, str, bool]] | None) -> dg.AssetCheckResult:
     """F12: a cancelled, declined, archived or vanished 1:1 has no reminder waiting to be sent."""
-    if not con.execute(
-        """SELECT count(*) FROM information_schema.tables
-           WHERE table_schema = 'analytics' AND table_name = 'one_on_one_meetings'"""
-    ).fetchone()[0]:
+    if pending_for_dead is None:
         return dg.AssetCheckResult(check_name=WITHDRAWN_CHECK, passed=True, description="no 1:1s yet")
-    rows = con.execute(
-        """SELECT r.reminder_id, coalesce(o.status, 'gone') AS meeting, coalesce(o.is_archived, false)
-           FROM analytics.prep_reminders r
-           LEFT JOIN analytics.one_on_one_meetings o USING (one_on_one_id)
-           WHERE r.delivery_state IN ('scheduled', 'sending')
-             AND (o.one_on_one_id IS NULL OR o.status IN ('cancelled', 'declined') OR o.is_archived)
-           ORDER BY 1"""
-    ).fetchall()
+    rows = pending_for_dead
     examples = "\n".join(f"- `{r}`: 1:1 {m}{' (archived)' if a else ''}" for r, m, a in rows[:10])
     return dg.AssetCheckResult(
         check_name=WITHDRAWN_CHECK,
@@ -79,36 +49,6 @@ def withdrawn_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
             "examples": dg.MetadataValue.md(examples or "none"),
         },
     )
-
-
-def delivery_state(reminder: Reminder, now: datetime) -> str:
-    return "sending" if reminder.state == "scheduled" and reminder.is_leased(now) else reminder.state
-
-
-def write_snapshot(con: duckdb.DuckDBPyConnection, reminders: list[Reminder], now: datetime) -> None:
-    """Replace analytics.prep_reminders with the opstore's reminders, in one transaction."""
-    columns = {
-        "reminder_id": [r.reminder_id for r in reminders],
-        "one_on_one_id": [r.one_on_one_id for r in reminders],
-        "manager_id": [r.manager_id for r in reminders],
-        "rep_id": [r.rep_id for r in reminders],
-        "meeting_start_at": [r.meeting_start_at for r in reminders],
-        "remind_at": [r.remind_at for r in reminders],
-        "sent_at": [r.sent_at for r in reminders],
-        "delivery_state": [delivery_state(r, now) for r in reminders],
-        "attempts": [r.attempts for r in reminders],
-        "next_attempt_at": [r.next_attempt_at for r in reminders],
-        "last_error": [r.last_error for r in reminders],
-        "state_reason": [r.state_reason for r in reminders],
-    }
-    con.register("reminder_rows", pa.table(columns, schema=SNAPSHOT_SCHEMA))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-        con.execute("CREATE OR REPLACE TABLE analytics.prep_reminders AS SELECT * FROM reminder_rows")
-        con.execute("COMMIT")
-    finally:
-        con.unregister("reminder_rows")
 
 
 @dg.asset(
@@ -135,21 +75,16 @@ def prep_reminders(
         raise dg.Failure(
             f"default_lead_minutes must be between 0 and 20160, got {config.default_lead_minutes}"
         )
-    repo = ReminderRepository(opstore.store)
     with warehouse.writer() as con:
-        outcome = plan_and_store(con, repo, now, timedelta(minutes=config.default_lead_minutes))
-        reminders = repo.all()
-        write_snapshot(con, reminders, now)
-        check = withdrawn_check(con)
-    states: dict[str, int] = {}
-    for r in reminders:
-        states[delivery_state(r, now)] = states.get(delivery_state(r, now), 0) + 1
-    upcoming = sorted((r for r in reminders if r.state == "scheduled"), key=lambda r: r.remind_at)[:5]
+        done = refresh(
+            con, ReminderRepository(opstore.store), now, timedelta(minutes=config.default_lead_minutes)
+        )
+    outcome, reminders = done.outcome, done.reminders
     preview = preview_table(
         ["reminder_id", "manager_id", "rep_id", "remind_at", "meeting_start_at", "attempts"],
         [
             (r.reminder_id, r.manager_id, r.rep_id, _utc(r.remind_at), _utc(r.meeting_start_at), r.attempts)
-            for r in upcoming
+            for r in done.next_scheduled()
         ],
         encrypted=warehouse.encrypted,
     )
@@ -162,10 +97,10 @@ def prep_reminders(
             "created": dg.MetadataValue.int(outcome.created),
             "moved": dg.MetadataValue.int(outcome.moved),
             "withdrawn": dg.MetadataValue.int(outcome.withdrawn),
-            **{f"state_{name}": dg.MetadataValue.int(count) for name, count in sorted(states.items())},
+            **{f"state_{name}": dg.MetadataValue.int(count) for name, count in sorted(done.states.items())},
             "next_reminders": dg.MetadataValue.md(preview),
         },
-        check_results=[check],
+        check_results=[withdrawn_check(done.pending_for_dead)],
     )
 
 

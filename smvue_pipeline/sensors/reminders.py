@@ -1,21 +1,19 @@
 """`prep_reminder_sensor`: launch a delivery pass when prep reminders are due (F12).
 
-The sensor only reads the operational store; `deliver_prep_reminders_job` claims and sends. One
-pass at a time: while a delivery run is queued or running, the sensor waits (its claims would
-find nothing anyway). Skip reasons say what it saw, so the sensor page answers "why no reminder?".
+The sensor only reads the operational store; `deliver_prep_reminders_job` claims and sends. The
+decision (one pass at a time, and the skip reasons) is smvue_core/reminders/launch.py.
 """
 
-import json
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from smvue_core.opstore.reminders import ReminderRepository
+from smvue_core.reminders.launch import DeliveryLaunch, decide_delivery
 from smvue_pipeline.ops.reminders import deliver_prep_reminders_job
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.reminder_webhook import WEBHOOK_ENV, ReminderWebhookResource
 
-DELIVERY_JOB = "deliver_prep_reminders_job"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -24,53 +22,29 @@ IN_FLIGHT = [
 ]
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
-
-
 def evaluate(
     context: dg.SensorEvaluationContext,
     repo: ReminderRepository,
     webhook: ReminderWebhookResource,
     now: datetime,
 ) -> dg.SensorResult | dg.SkipReason:
-    summary = repo.due_summary(now)
-    if summary.due == 0:
-        if summary.next_remind_at is None:
-            return dg.SkipReason("no prep reminder scheduled")
-        return dg.SkipReason(
-            f"no prep reminder due; next is {summary.next_reminder_id} at {_when(summary.next_remind_at)} "
-            f"({summary.scheduled} scheduled)"
+    def run_in_progress() -> str | None:
+        running = context.instance.get_run_records(
+            dg.RunsFilter(job_name=deliver_prep_reminders_job.name, statuses=IN_FLIGHT), limit=1
         )
-    if not webhook.is_configured:
-        return dg.SkipReason(
-            f"{WEBHOOK_ENV} is not set: {summary.due} due reminder(s) stay scheduled "
-            f"(oldest due {_when(summary.oldest_due_at)})"
-        )
-    running = context.instance.get_run_records(
-        dg.RunsFilter(job_name=DELIVERY_JOB, statuses=IN_FLIGHT), limit=1
+        return running[0].dagster_run.run_id if running else None
+
+    decision = decide_delivery(
+        repo.due_summary(now),
+        now,
+        webhook_configured=webhook.is_configured,
+        webhook_setting=WEBHOOK_ENV,
+        run_in_progress=run_in_progress,
     )
-    if running:
-        return dg.SkipReason(
-            f"{summary.due} reminder(s) due; delivery run {running[0].dagster_run.run_id} is still in progress"
-        )
-    cursor = json.dumps(
-        {"launched_at": now.isoformat(timespec="seconds"), "due": summary.due}, sort_keys=True
-    )
+    if not isinstance(decision, DeliveryLaunch):
+        return dg.SkipReason(decision)
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                # One launch per tick at most; the tick's time keeps run keys unique and readable.
-                run_key=f"prep-reminders-{now.strftime('%Y%m%dT%H%M%S')}",
-                # Filterable beside the sync runs' smvue/trigger tags on the Runs page.
-                tags={
-                    "smvue/trigger": "prep_reminders",
-                    "reminders_due": str(summary.due),
-                    "domain": "reminders",
-                },
-            )
-        ],
-        cursor=cursor,
+        run_requests=[dg.RunRequest(run_key=decision.run_key, tags=decision.tags)], cursor=decision.cursor
     )
 
 

@@ -20,6 +20,9 @@ from smvue_core.settings import Settings
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from tests.waiting import scaled
 
+# The op a sync run's config is addressed to, spelled out: stored runs and bench/burst.py read it.
+RAW_OP = "raw_calendar_events"
+
 
 def emulator_env(url: str, home: Path) -> dict[str, str]:
     return {

@@ -10,14 +10,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from smvue_pipeline.sensors.change_queue import (
-    RAW_OP,
-    QueueCursor,
-    build_change_queue_sensor,
-    describe_many,
-)
+from smvue_core.sync.planning import QueueCursor, describe_many
+from smvue_pipeline.sensors.change_queue import build_change_queue_sensor
 
-from .conftest import evaluate
+from .conftest import RAW_OP, evaluate
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

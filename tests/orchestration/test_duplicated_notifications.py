@@ -6,9 +6,10 @@ burst through the running stack is a figure of `make bench` (bench/burst.py)."""
 
 from __future__ import annotations
 
-from smvue_pipeline.sensors.change_queue import RAW_OP, build_change_queue_sensor
+from smvue_pipeline.sensors.change_queue import build_change_queue_sensor
 
 from . import events
+from .conftest import RAW_OP
 
 
 def test_duplicated_and_reordered_notifications_make_one_correct_sync(gateway_pipeline):

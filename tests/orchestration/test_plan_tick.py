@@ -8,7 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from smvue_core.opstore.queue import QueuedChange
-from smvue_pipeline.sensors.change_queue import ConnectionView, QueueCursor, plan_tick
+from smvue_core.sync.planning import ConnectionView, QueueCursor, plan_tick
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STALE_AFTER = timedelta(minutes=15)

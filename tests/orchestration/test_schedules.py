@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from smvue_core.sync.request import EVERYTHING
+from smvue_pipeline.assets.raw_events import SyncConfig
 from smvue_pipeline.schedules import build_reconcile_schedule, reconcile_schedule, renew_watches_job
-from smvue_pipeline.sensors.change_queue import RAW_OP, build_change_queue_sensor
+from smvue_pipeline.sensors.change_queue import build_change_queue_sensor
 
 from . import events
+from .conftest import RAW_OP
 
 
 def evaluate_schedule(schedule, opstore, instance, when=datetime(2026, 3, 2, 9, 0, tzinfo=UTC)):
@@ -36,7 +39,10 @@ def test_reconcile_requests_every_connection_keyed_by_the_scheduled_time(world, 
     connections = sorted([world.connection("google"), world.connection("microsoft")])
     [request] = evaluate_schedule(reconcile_schedule, opstore, dagster_instance).run_requests
     assert request.run_key == "reconcile-20260302T0900"
-    assert request.run_config == {"ops": {RAW_OP: {"config": {}}}}
+    config = request.run_config["ops"][RAW_OP]["config"]
+    # Every syncable connection and all its calendars, incremental.
+    assert config["connection_ids"] == [] and config["calendars"] == [] and config["full"] is False
+    assert SyncConfig(**config).to_request() == EVERYTHING
     assert request.tags["smvue/trigger"] == "reconcile"
     assert request.tags["smvue/provider"] == "google,microsoft"
     assert request.tags["smvue/connection"] == f"2 connections: {connections[0]},{connections[1]}"

@@ -26,9 +26,10 @@ from smvue_core.providers.retry import RetryPolicy
 from smvue_core.security.cipher import TokenCipher
 from smvue_core.settings import Settings
 from smvue_core.sync.engine import ConnectionResult, SyncEngine
+from smvue_core.sync.service import record_outcomes, select_jobs
 from smvue_core.warehouse import database
 from smvue_pipeline.assets.app_tables import app_tables
-from smvue_pipeline.assets.raw_events import SyncRequest, raw_calendar_events, record_outcomes, select_jobs
+from smvue_pipeline.assets.raw_events import SyncConfig, raw_calendar_events
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from tests.admin import AdminClient
@@ -175,8 +176,8 @@ class SyncHarness:
                 policy.sleep = sleep
                 client.with_retry(policy)
         opstore = OperationalStoreResource(path=str(self.settings.opstore_path))
-        config = SyncRequest(**request)
-        jobs = select_jobs(config, opstore, clients)
+        config = SyncConfig(**request).to_request()
+        jobs = select_jobs(config, opstore.connections, clients)
         with database.writer(warehouse_path or self.settings.warehouse_path, None) as con:
             engine = SyncEngine(
                 con,
@@ -186,7 +187,7 @@ class SyncHarness:
             )
             results = engine.run(jobs)
         if warehouse_path is None:
-            record_outcomes(results, opstore, config.queue_up_to)
+            record_outcomes(results, opstore.connections, opstore.queue, config.queue_up_to)
         return results
 
     def expire_access_tokens(self, *mailboxes: Mailbox) -> None:
