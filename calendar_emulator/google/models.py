@@ -129,7 +129,11 @@ class GoogleBackend(ProviderBackend):
                 if not isinstance(body, dict):
                     raise ValueError(f"events[{index}]: must be an object")
                 try:
-                    ids.append(self.insert_event(calendar, body, conference_version=1, notify=False)["id"])
+                    ids.append(
+                        self.insert_event(calendar, body, conference_version=1, notify=False, seeded=True)[
+                            "id"
+                        ]
+                    )
                 except GoogleApiError as exc:
                     raise ValueError(f"events[{index}]: {exc.message}") from None
         finally:
@@ -292,7 +296,12 @@ class GoogleBackend(ProviderBackend):
 
     # --- writing events ------------------------------------------------------------------------
     def insert_event(
-        self, calendar: Calendar, raw: dict, conference_version: int = 0, notify: bool = True
+        self,
+        calendar: Calendar,
+        raw: dict,
+        conference_version: int = 0,
+        notify: bool = True,
+        seeded: bool = False,
     ) -> dict:
         eventdata.check_body(raw)
         event_id = raw.get("id")
@@ -306,7 +315,9 @@ class GoogleBackend(ProviderBackend):
             event_id = eventdata.new_event_id()
         content = eventdata.writable(raw)
         content.pop("id", None)
-        item = self._assemble(calendar, event_id, content, conference_version=conference_version)
+        item = self._assemble(
+            calendar, event_id, content, conference_version=conference_version, seeded=seeded
+        )
         self._store(calendar, item, notify)
         return item.body
 
@@ -407,6 +418,7 @@ class GoogleBackend(ProviderBackend):
         content: dict,
         previous: StoredEvent | None = None,
         conference_version: int = 0,
+        seeded: bool = False,
     ) -> StoredEvent:
         """The stored form of a new or rewritten event, from validated client content."""
         content = eventdata.prune_nulls(content)
@@ -443,7 +455,7 @@ class GoogleBackend(ProviderBackend):
         for key in ("summary",):
             if key in content:
                 body[key] = content[key]
-        body["description"] = self._with_canary(content.get("description"))
+        body["description"] = self._description(content.get("description"), seeded)
         for key in ("location", "colorId"):
             if key in content:
                 body[key] = content[key]
@@ -498,11 +510,10 @@ class GoogleBackend(ProviderBackend):
             original_start=previous.original_start if previous else None,
         )
 
-    def _with_canary(self, description: str | None) -> str:
-        identity = self.state.identity
-        if description and identity.canary in description:
-            return description
-        canary = identity.new_canary()
+    def _description(self, description: str | None, seeded: bool) -> str:
+        canary = self.state.identity.canary_to_add(description, seeded)
+        if canary is None:
+            return description  # type: ignore[return-value]
         return f"{description}\n\n{canary}" if description else canary
 
     # --- channels ------------------------------------------------------------------------------

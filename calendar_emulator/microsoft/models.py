@@ -338,7 +338,7 @@ class GraphBackend(ProviderBackend):
 
     # --- writes -------------------------------------------------------------------------------
     def create_event(
-        self, mailbox: Mailbox, calendar_id: str | None, payload: dict
+        self, mailbox: Mailbox, calendar_id: str | None, payload: dict, seeded: bool = False
     ) -> tuple[StoredEvent, bool]:
         """POST /events. Returns (event, replayed): an identical transactionId replay returns the
         event it created before instead of a second one."""
@@ -396,7 +396,7 @@ class GraphBackend(ProviderBackend):
                 "organizer": organizer,
             }
         )
-        self._apply(event.fields, values, event_body=True)
+        self._apply(event.fields, values, event_body=True, seeded=seeded)
         event.extended = {p["id"].lower(): p for p in values.get("singleValueExtendedProperties", [])}
         if recurrence and not any(True for _ in self.instances(event, None, None)):
             raise invalid("The recurrence pattern produces no occurrences.")
@@ -406,7 +406,7 @@ class GraphBackend(ProviderBackend):
         self.notify(mailbox, event, "created")
         return event, False
 
-    def _apply(self, target: dict, values: dict, event_body: bool) -> None:
+    def _apply(self, target: dict, values: dict, event_body: bool, seeded: bool = False) -> None:
         """Copy validated values onto stored fields (master fields or an exception's overrides)."""
         for name, value in values.items():
             if name in (
@@ -420,9 +420,9 @@ class GraphBackend(ProviderBackend):
                 continue
             target[name] = value
         if "body" in values or (event_body and "body" not in target):
-            target["body"], target["bodyPreview"] = stored_body(
-                values.get("body"), self.state.identity.new_canary()
-            )
+            body = values.get("body")
+            canary = self.state.identity.canary_to_add((body or {}).get("content"), seeded)
+            target["body"], target["bodyPreview"] = stored_body(body, canary)
         if "location" in values and "locations" not in values:
             location = values["location"]
             target["locations"] = [location] if location.get("displayName") else []
@@ -570,7 +570,7 @@ class GraphBackend(ProviderBackend):
         created = []
         for index, body in enumerate(events):
             try:
-                event, _ = self.create_event(mailbox, calendar_id, body)
+                event, _ = self.create_event(mailbox, calendar_id, body, seeded=True)
             except GraphApiError as exc:
                 raise ValueError(f"events[{index}]: {exc.message}") from None
             created.append(self.event_id(event, immutable=False))
