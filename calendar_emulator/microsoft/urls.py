@@ -81,14 +81,20 @@ def routes(state: EmulatorState) -> list[Route]:
             graph.reauthorize_subscription,
             methods=["POST"],
         ),
-        Route(
-            "/microsoft/{tenant}/v2.0/.well-known/openid-configuration",
-            identity.openid_configuration,
-            methods=["GET"],
-        ),
-        Route("/microsoft/{tenant}/discovery/instance", identity.instance_discovery, methods=["GET"]),
-        Route("/microsoft/{tenant}/discovery/v2.0/keys", identity.keys, methods=["GET"]),
-        Route("/microsoft/{tenant}/oauth2/v2.0/authorize", identity.authorize, methods=["GET"]),
-        Route("/microsoft/{tenant}/oauth2/v2.0/token", identity.token, methods=["POST"]),
     ]
+    # The identity platform under /microsoft/, and at the root as well: msal takes an authority's
+    # first path segment as the tenant, so an https emulator used as msal's real authority is
+    # addressed as https://127.0.0.1:PORT/{tenant}.
+    for prefix in ("/microsoft", ""):
+        found += [
+            Route(
+                f"{prefix}/{{tenant}}/v2.0/.well-known/openid-configuration",
+                identity.openid_configuration,
+                methods=["GET"],
+            ),
+            Route(f"{prefix}/{{tenant}}/discovery/instance", identity.instance_discovery, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/discovery/v2.0/keys", identity.keys, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/oauth2/v2.0/authorize", identity.authorize, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/oauth2/v2.0/token", identity.token, methods=["POST"]),
+        ]
     return found
