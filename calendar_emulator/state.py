@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from calendar_emulator.clock import Clock
+from calendar_emulator.endpoint_health import EndpointHealth, SlowEndpointPolicy
 from calendar_emulator.faults import FaultInjector, FaultPlan
 from calendar_emulator.notifier import Notifier
 from calendar_emulator.stats import Stats
@@ -24,6 +25,12 @@ class EmulatorConfig:
     access_token_ttl: int = 3600
     notification_batch_window: float = 0.05
     notification_retry_base: float = 0.5
+    # Graph's slow-endpoint throttling (providers.md); the admin API can change these at run time.
+    graph_slow_ms: float = 2900.0
+    graph_slow_min_notifications: int = 100
+    graph_slow_delay_share: float = 0.10
+    graph_slow_drop_share: float = 0.15
+    graph_slow_delay_seconds: float = 600.0
 
 
 class EmulatorState:
@@ -42,6 +49,15 @@ class EmulatorState:
             self.stats,
             batch_window=self.config.notification_batch_window,
             retry_base=self.config.notification_retry_base,
+            health=EndpointHealth(
+                SlowEndpointPolicy(
+                    slow_ms=self.config.graph_slow_ms,
+                    min_notifications=self.config.graph_slow_min_notifications,
+                    delay_share=self.config.graph_slow_delay_share,
+                    drop_share=self.config.graph_slow_drop_share,
+                    delay_seconds=self.config.graph_slow_delay_seconds,
+                )
+            ),
         )
         self.google = GoogleBackend(self)
         self.microsoft = GraphBackend(self)

@@ -13,6 +13,7 @@ from calendar_emulator.admin.models import (
     ClientIn,
     ClockIn,
     ConfigIn,
+    EndpointHealthIn,
     EventsIn,
     LifecycleIn,
     MailboxIn,
@@ -175,6 +176,13 @@ def routes(state: EmulatorState) -> list[Route]:
                 state.identity.access_token_ttl = body.access_token_ttl
         return JSONResponse(vars(state.config))
 
+    async def endpoint_health(request: Request):
+        if request.method == "POST":
+            body = await _parse(request, EndpointHealthIn)
+            changes = body.model_dump(exclude_none=True, exclude={"reset"})
+            state.notifier.health.configure(reset=body.reset, **changes)
+        return JSONResponse(state.notifier.health.snapshot())
+
     async def watches(request: Request):
         with state.lock:
             return JSONResponse(
@@ -215,6 +223,7 @@ def routes(state: EmulatorState) -> list[Route]:
         Route("/_admin/clock", handler(clock), methods=["POST"]),
         Route("/_admin/config", handler(config), methods=["POST"]),
         Route("/_admin/watches", handler(watches), methods=["GET"]),
+        Route("/_admin/graph/endpoint_health", handler(endpoint_health), methods=["GET", "POST"]),
         Route("/_admin/subscriptions/{subscription_id}/lifecycle", handler(lifecycle), methods=["POST"]),
         Route("/_admin/notifications/wait", handler(wait_notifications), methods=["POST", "GET"]),
     ]
