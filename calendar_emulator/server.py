@@ -12,6 +12,7 @@ import time
 import uvicorn
 
 from calendar_emulator.app import create_app
+from calendar_emulator.providers import new_state
 from calendar_emulator.state import EmulatorConfig, EmulatorState
 from calendar_emulator.tls import TlsFiles
 
@@ -32,7 +33,7 @@ class EmulatorServer:
         config: EmulatorConfig | None = None,
         tls: TlsFiles | None = None,
     ) -> None:
-        self.state = state or EmulatorState(config)
+        self.state = state or new_state(config)
         self.app = create_app(self.state)
         self.tls = tls
         self._config = uvicorn.Config(
@@ -96,7 +97,7 @@ def serve_forever(
 ) -> None:
     """Foreground server for `smvue emulator`; SIGINT/SIGTERM stop it cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    state = EmulatorState(config)
+    state = new_state(config)
     if tls is not None:
         # What a client must trust; printed (not logged) so scripts can read it.
         print(f"emulator CA file: {tls.ca_file}", flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from calendar_emulator.backend import ProviderBackend
 from calendar_emulator.clock import Clock
 from calendar_emulator.endpoint_health import EndpointHealth, SlowEndpointPolicy
 from calendar_emulator.faults import FaultInjector, FaultPlan
@@ -34,10 +35,13 @@ class EmulatorConfig:
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
-        from calendar_emulator.google.models import GoogleBackend
-        from calendar_emulator.microsoft.models import GraphBackend
+    """Built by calendar_emulator.providers.new_state, which attaches both providers' backends
+    (`google`, `microsoft`); this module knows neither provider."""
 
+    google: ProviderBackend
+    microsoft: ProviderBackend
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.lock = threading.RLock()
         self.clock = Clock()
@@ -59,10 +63,8 @@ class EmulatorState:
                 )
             ),
         )
-        self.google = GoogleBackend(self)
-        self.microsoft = GraphBackend(self)
 
-    def backend(self, provider: str):
+    def backend(self, provider: str) -> ProviderBackend:
         return self.google if provider == "google" else self.microsoft
 
     def apply_faults(self, plan: FaultPlan) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.routing import Route
 
+from calendar_emulator import providers
 from calendar_emulator.admin.models import (
     CalendarIn,
     ClientIn,
@@ -124,7 +125,7 @@ def routes(state: EmulatorState) -> list[Route]:
         except ValidationError as exc:
             raise _Invalid(f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
         with state.lock:
-            return JSONResponse({"events": state.backend(body.provider).dump(mailbox(body))})
+            return JSONResponse({"events": providers.dump(state, body.provider, mailbox(body))})
 
     async def set_faults(request: Request):
         plan = await _parse(request, FaultPlan)

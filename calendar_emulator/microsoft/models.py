@@ -28,8 +28,6 @@ from calendar_emulator.store import User
 if TYPE_CHECKING:
     from dateutil.rrule import rruleset
 
-    from calendar_emulator.microsoft.delta import DeltaRound
-    from calendar_emulator.state import EmulatorState
 
 DELETED_ITEMS = "deleteditems"
 CHANGE_TYPES = ("created", "updated", "deleted")
@@ -177,12 +175,25 @@ def _new_change_key() -> str:
     return secrets.token_urlsafe(12)
 
 
+@dataclass
+class DeltaRound:
+    """One round of delta pages (delta.py computes it; the backend keeps it for its skiptokens)."""
+
+    round_id: str
+    user_id: str
+    calendar_id: str
+    window: tuple[datetime, datetime]
+    generation: int
+    end_seq: int
+    stream: list  # Instance to render | (event, occurrence) removed | None for a hidden master
+
+
 def _fingerprint(payload: dict) -> bytes:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 class GraphBackend(ProviderBackend):
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state) -> None:
         super().__init__(state)
         self.mailboxes: dict[str, Mailbox] = {}
         self.subscriptions: dict[str, Subscription] = {}
@@ -575,50 +586,6 @@ class GraphBackend(ProviderBackend):
                 raise ValueError(f"events[{index}]: {exc.message}") from None
             created.append(self.event_id(event, immutable=False))
         return created
-
-    def dump(self, user: User) -> list[dict]:
-        from calendar_emulator.microsoft.serialize import View, render
-
-        mailbox = self.mailbox(user)
-        view = View()
-        rows = []
-        for event in mailbox.events.values():
-            rows.append(
-                {
-                    "calendar_id": event.calendar_id,
-                    "id": self.event_id(event, immutable=False),
-                    "immutable_id": self.event_id(event, immutable=True),
-                    "deleted": event.gone,
-                    "event": render(self, self.instance(event, None), view),
-                }
-            )
-            for key, _override in event.overrides.items():
-                rows.append(
-                    {
-                        "calendar_id": event.calendar_id,
-                        "id": self.event_id(event, False, key),
-                        "immutable_id": self.event_id(event, True, key),
-                        "deleted": event.gone,
-                        "event": render(self, self.instance(event, key), view),
-                    }
-                )
-            for key in sorted(event.cancelled):
-                rows.append(
-                    {
-                        "calendar_id": event.calendar_id,
-                        "id": self.event_id(event, False, key),
-                        "immutable_id": self.event_id(event, True, key),
-                        "deleted": True,
-                        "event": {
-                            "id": self.event_id(event, False, key),
-                            "type": "occurrence",
-                            "isCancelled": True,
-                            "seriesMasterId": self.event_id(event, False),
-                            "occurrenceKey": key,
-                        },
-                    }
-                )
-        return rows
 
     def watches(self) -> list[dict]:
         now = self.state.clock.now()
