@@ -18,6 +18,7 @@ from calendar_emulator.faults import FaultRule
 from calendar_emulator.google.errors import GoogleApiError
 from calendar_emulator.http import BodyError
 from calendar_emulator.microsoft.errors import GraphApiError
+from calendar_emulator.providers import new_state
 from calendar_emulator.state import EmulatorState
 
 log = logging.getLogger("calendar_emulator")
@@ -230,7 +231,7 @@ def create_app(state: EmulatorState | None = None) -> Starlette:
     from calendar_emulator.google.urls import routes as google_routes
     from calendar_emulator.microsoft.urls import routes as microsoft_routes
 
-    state = state or EmulatorState()
+    state = state or new_state()
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [
         *admin_routes(state),

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
 
 from calendar_emulator.store import User
-
-if TYPE_CHECKING:
-    from calendar_emulator.state import EmulatorState
 
 
 class ProviderBackend(ABC):
     """Calendars and events of one provider. Callers hold `state.lock` around every call."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state) -> None:
+        # The EmulatorState that owns this backend (its lock, clock, identity, notifier, config);
+        # not imported here, so that the state never depends on a provider's model.
         self.state = state
 
     @abstractmethod
@@ -32,11 +30,6 @@ class ProviderBackend(ABC):
     @abstractmethod
     def seed_events(self, user: User, calendar_id: str | None, events: list[dict]) -> list[str]:
         """Insert provider-shaped event bodies as the user would (same validation, same notifications)."""
-
-    @abstractmethod
-    def dump(self, user: User) -> list[dict]:
-        """Every stored item of the user's calendars, tombstones included, for test assertions:
-        [{"calendar_id", "id", "deleted", "event"}]."""
 
     @abstractmethod
     def watches(self) -> list[dict]:

@@ -3,7 +3,8 @@
 Google messages are body-less POSTs, one per change; Graph change notifications to the same URL are
 batched in one `{"value": [...]}` POST per short window. Fault injection decides per message
 whether it is dropped, duplicated or delayed (delays reorder). Deliveries are retried the way each
-provider documents it: Google retries 500/502/503/504, Graph retries any failure.
+provider documents it: Google retries 500/502/503/504, Graph retries any failure. Graph also
+delays, then drops, deliveries to endpoints that answer slowly (endpoint_health.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from urllib.parse import quote
 
 import requests
 
+from calendar_emulator.endpoint_health import DELAYED, DROPPED, EndpointHealth
 from calendar_emulator.faults import FaultInjector
 from calendar_emulator.stats import Stats
 
 log = logging.getLogger("calendar_emulator.notifier")
 
 GOOGLE_RETRYABLE = {500, 502, 503, 504}
-SLOW_SECONDS = 2.9  # Graph counts a response slower than this against the endpoint
+GRAPH_KINDS = ("graph", "graph_lifecycle")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Delivery:
     headers: dict[str, str]
     body: bytes | None = None
     attempt: int = 0
+    items: int = 1  # notifications in the body (a Graph batch holds several)
 
 
 @dataclass(order=True)
@@ -59,7 +62,9 @@ class Notifier:
         retry_base: float = 0.5,
         max_attempts: int = 5,
         timeout: float = 10.0,
+        health: EndpointHealth | None = None,
     ) -> None:
+        self.health = health or EndpointHealth()
         self._faults = faults
         self._stats = stats
         self._batch_window = batch_window
@@ -190,9 +195,32 @@ class Notifier:
                         entry.url,
                         {"Content-Type": "application/json"},
                         json.dumps({"value": items}).encode(),
+                        items=len(items),
                     )
+                    verdict = self.health.verdict(entry.url)
+                    if verdict == DROPPED:
+                        self._stats.count_notification("dropped_slow_endpoint", len(items))
+                        self._cond.notify_all()
+                        continue
+                    if verdict == DELAYED:
+                        self._stats.count_notification("delayed_slow_endpoint", len(items))
+                        due = time.monotonic() + self.health.policy.delay_seconds
+                        heapq.heappush(
+                            self._heap, _Entry(due, next(self._seq), "deliver", delivery=entry.delivery)
+                        )
+                        self._cond.notify_all()
+                        continue
                 self._in_flight += 1
             self._pool.submit(self._deliver, entry.delivery)
+
+    def _count_speed(self, delivery: Delivery, elapsed: float | None) -> None:
+        """Graph deliveries feed the endpoint's health; any slow answer shows in the stats."""
+        if delivery.kind in GRAPH_KINDS:
+            slow = self.health.record(delivery.url, elapsed)
+        else:
+            slow = elapsed is None or elapsed * 1000 > self.health.policy.slow_ms
+        if slow:
+            self._stats.count_notification("slow")
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -204,16 +232,20 @@ class Notifier:
 
     def _deliver(self, delivery: Delivery) -> None:
         retry = False
+        graph = delivery.kind in GRAPH_KINDS
         try:
             started = time.monotonic()
             response = self._session().post(
                 delivery.url, headers=delivery.headers, data=delivery.body or b"", timeout=self._timeout
             )
             status = response.status_code
-            if time.monotonic() - started > SLOW_SECONDS:
-                self._stats.count_notification("slow")
+            self._count_speed(delivery, time.monotonic() - started)
             delivered = 200 <= status < 300 or (delivery.kind == "google" and status == 102)
             retry = not delivered and (delivery.kind != "google" or status in GOOGLE_RETRYABLE)
+        except requests.Timeout as exc:
+            log.debug("delivery to %s timed out: %s", delivery.url, exc)
+            self._count_speed(delivery, None)
+            delivered, retry = False, True
         except requests.RequestException as exc:
             log.debug("delivery to %s failed: %s", delivery.url, exc)
             delivered, retry = False, True
@@ -222,7 +254,10 @@ class Notifier:
         elif retry and delivery.attempt + 1 < self._max_attempts:
             delivery.attempt += 1
             self._stats.count_notification("retried")
-            due = time.monotonic() + self._retry_base * 2 ** (delivery.attempt - 1)
+            backoff = self._retry_base * 2 ** (delivery.attempt - 1)
+            if graph and self.health.verdict(delivery.url) == DELAYED:
+                backoff = self.health.policy.delay_seconds  # a flagged endpoint's retries wait too
+            due = time.monotonic() + backoff
             self._push(_Entry(due, next(self._seq), "deliver", delivery=delivery))
         else:
             self._stats.count_notification(f"failed_{delivery.kind}")

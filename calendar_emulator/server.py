@@ -12,11 +12,14 @@ import time
 import uvicorn
 
 from calendar_emulator.app import create_app
+from calendar_emulator.providers import new_state
 from calendar_emulator.state import EmulatorConfig, EmulatorState
+from calendar_emulator.tls import TlsFiles
 
 # Google's and Microsoft's front ends keep idle connections open far longer than uvicorn's 5 s
 # default; with 5 s, pooled clients (httplib2) hit BrokenPipe on POSTs after a short pause.
 KEEP_ALIVE_SECONDS = 120
+TLS_SHUTDOWN_SECONDS = 2
 
 
 class EmulatorServer:
@@ -28,9 +31,11 @@ class EmulatorServer:
         port: int = 0,
         state: EmulatorState | None = None,
         config: EmulatorConfig | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
-        self.state = state or EmulatorState(config)
+        self.state = state or new_state(config)
         self.app = create_app(self.state)
+        self.tls = tls
         self._config = uvicorn.Config(
             self.app,
             host=host,
@@ -39,6 +44,7 @@ class EmulatorServer:
             lifespan="off",
             access_log=False,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            **_tls_options(tls),
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
@@ -47,7 +53,7 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> EmulatorServer:
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -74,10 +80,28 @@ class EmulatorServer:
         self.stop()
 
 
-def serve_forever(host: str, port: int, config: EmulatorConfig | None = None) -> None:
+def _tls_options(tls: TlsFiles | None) -> dict:
+    if tls is None:
+        return {}
+    return {
+        "ssl_certfile": str(tls.cert_file),
+        "ssl_keyfile": str(tls.key_file),
+        # A TLS handshake cut short (a client probing while the server starts) can leave a
+        # connection that never closes; without a bound, shutdown waits on it forever.
+        "timeout_graceful_shutdown": TLS_SHUTDOWN_SECONDS,
+    }
+
+
+def serve_forever(
+    host: str, port: int, config: EmulatorConfig | None = None, tls: TlsFiles | None = None
+) -> None:
     """Foreground server for `smvue emulator`; SIGINT/SIGTERM stop it cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    state = EmulatorState(config)
+    state = new_state(config)
+    if tls is not None:
+        # What a client must trust; printed (not logged) so scripts can read it.
+        print(f"emulator CA file: {tls.ca_file}", flush=True)
+        print(f"serving https://{host}:{port}", flush=True)
     try:
         uvicorn.run(
             create_app(state),
@@ -86,6 +110,7 @@ def serve_forever(host: str, port: int, config: EmulatorConfig | None = None) ->
             log_level="warning",
             access_log=False,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            **_tls_options(tls),
         )
     finally:
         state.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from calendar_emulator.backend import ProviderBackend
 from calendar_emulator.clock import Clock
+from calendar_emulator.endpoint_health import EndpointHealth, SlowEndpointPolicy
 from calendar_emulator.faults import FaultInjector, FaultPlan
 from calendar_emulator.notifier import Notifier
 from calendar_emulator.stats import Stats
@@ -24,13 +26,22 @@ class EmulatorConfig:
     access_token_ttl: int = 3600
     notification_batch_window: float = 0.05
     notification_retry_base: float = 0.5
+    # Graph's slow-endpoint throttling (providers.md); the admin API can change these at run time.
+    graph_slow_ms: float = 2900.0
+    graph_slow_min_notifications: int = 100
+    graph_slow_delay_share: float = 0.10
+    graph_slow_drop_share: float = 0.15
+    graph_slow_delay_seconds: float = 600.0
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
-        from calendar_emulator.google.models import GoogleBackend
-        from calendar_emulator.microsoft.models import GraphBackend
+    """Built by calendar_emulator.providers.new_state, which attaches both providers' backends
+    (`google`, `microsoft`); this module knows neither provider."""
 
+    google: ProviderBackend
+    microsoft: ProviderBackend
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.lock = threading.RLock()
         self.clock = Clock()
@@ -42,11 +53,18 @@ class EmulatorState:
             self.stats,
             batch_window=self.config.notification_batch_window,
             retry_base=self.config.notification_retry_base,
+            health=EndpointHealth(
+                SlowEndpointPolicy(
+                    slow_ms=self.config.graph_slow_ms,
+                    min_notifications=self.config.graph_slow_min_notifications,
+                    delay_share=self.config.graph_slow_delay_share,
+                    drop_share=self.config.graph_slow_drop_share,
+                    delay_seconds=self.config.graph_slow_delay_seconds,
+                )
+            ),
         )
-        self.google = GoogleBackend(self)
-        self.microsoft = GraphBackend(self)
 
-    def backend(self, provider: str):
+    def backend(self, provider: str) -> ProviderBackend:
         return self.google if provider == "google" else self.microsoft
 
     def apply_faults(self, plan: FaultPlan) -> None:

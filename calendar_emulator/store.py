@@ -306,6 +306,19 @@ class IdentityStore:
         """A description body that privacy tests can search for (the shared marker plus a nonce)."""
         return f"Private agenda and notes. {self.canary}-{secrets.token_hex(4)}"
 
+    def canary_to_add(self, written: str | None, seeded: bool) -> str | None:
+        """The canary to append to a description/body, or None to keep it exactly as written.
+
+        A real provider returns what a client wrote, so a description written through the API is
+        left alone (tests that want a canary there write their own). Seeded events, and events
+        written without a description, carry one so privacy checks always have something to find;
+        seed text that already has the shared marker is kept as is."""
+        if written and not seeded:
+            return None
+        if written and self.canary in written:
+            return None
+        return self.new_canary()
+
 
 def pkce_s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()

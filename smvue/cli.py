@@ -15,7 +15,12 @@ def _emulator(args: argparse.Namespace) -> None:
     from calendar_emulator.state import EmulatorConfig
 
     config = EmulatorConfig(graph_max_subscription_minutes=args.graph_max_subscription_minutes)
-    serve_forever(args.host, args.port, config)
+    tls = None
+    if args.tls:
+        from calendar_emulator.tls import ensure_certificates
+
+        tls = ensure_certificates()
+    serve_forever(args.host, args.port, config, tls)
 
 
 def _gateway(args: argparse.Namespace) -> None:
@@ -116,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4230,
         help="longest Graph subscription the emulator grants",
+    )
+    emulator.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https with a self-signed certificate kept in SMVUE_HOME (prints its CA file)",
     )
     emulator.set_defaults(func=_emulator)
 

@@ -58,3 +58,14 @@ class ConfigIn(Strict):
     graph_max_subscription_minutes: int | None = Field(None, ge=1, le=100_000)
     google_max_channel_seconds: int | None = Field(None, ge=1)
     access_token_ttl: int | None = Field(None, ge=1)
+
+
+class EndpointHealthIn(Strict):
+    """Graph's slow-endpoint thresholds (endpoint_health.py); `reset` forgets every count."""
+
+    slow_ms: float | None = Field(None, ge=0)
+    min_notifications: int | None = Field(None, ge=1)
+    delay_share: float | None = Field(None, ge=0, le=1)
+    drop_share: float | None = Field(None, ge=0, le=1)
+    delay_seconds: float | None = Field(None, ge=0)
+    reset: bool = False

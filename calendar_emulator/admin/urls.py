@@ -8,11 +8,13 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.routing import Route
 
+from calendar_emulator import providers
 from calendar_emulator.admin.models import (
     CalendarIn,
     ClientIn,
     ClockIn,
     ConfigIn,
+    EndpointHealthIn,
     EventsIn,
     LifecycleIn,
     MailboxIn,
@@ -123,7 +125,7 @@ def routes(state: EmulatorState) -> list[Route]:
         except ValidationError as exc:
             raise _Invalid(f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
         with state.lock:
-            return JSONResponse({"events": state.backend(body.provider).dump(mailbox(body))})
+            return JSONResponse({"events": providers.dump(state, body.provider, mailbox(body))})
 
     async def set_faults(request: Request):
         plan = await _parse(request, FaultPlan)
@@ -175,6 +177,13 @@ def routes(state: EmulatorState) -> list[Route]:
                 state.identity.access_token_ttl = body.access_token_ttl
         return JSONResponse(vars(state.config))
 
+    async def endpoint_health(request: Request):
+        if request.method == "POST":
+            body = await _parse(request, EndpointHealthIn)
+            changes = body.model_dump(exclude_none=True, exclude={"reset"})
+            state.notifier.health.configure(reset=body.reset, **changes)
+        return JSONResponse(state.notifier.health.snapshot())
+
     async def watches(request: Request):
         with state.lock:
             return JSONResponse(
@@ -215,6 +224,7 @@ def routes(state: EmulatorState) -> list[Route]:
         Route("/_admin/clock", handler(clock), methods=["POST"]),
         Route("/_admin/config", handler(config), methods=["POST"]),
         Route("/_admin/watches", handler(watches), methods=["GET"]),
+        Route("/_admin/graph/endpoint_health", handler(endpoint_health), methods=["GET", "POST"]),
         Route("/_admin/subscriptions/{subscription_id}/lifecycle", handler(lifecycle), methods=["POST"]),
         Route("/_admin/notifications/wait", handler(wait_notifications), methods=["POST", "GET"]),
     ]

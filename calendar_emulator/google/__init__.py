@@ -2,7 +2,7 @@
 
 Map: models.py (GoogleBackend: calendars, writes, tombstones, sync points), records.py (what is
 stored), eventdata.py (body validation), instances.py (recurrence), listing.py (events.list
-semantics, sync and page tokens), fields.py (partial responses), channels.py (push), conference.py
+semantics, sync and page tokens), calendar_list.py (calendarList.list paging and sync), fields.py (partial responses), channels.py (push), conference.py
 (Meet links), schema.py (the bundled discovery document), oauth.py (/google/oauth2/...).
 
 Known differences from the real service (kept deliberately small and documented):
@@ -23,4 +23,14 @@ Known differences from the real service (kept deliberately small and documented)
 - Channel ids are unique across the whole emulator (one "project"); stopping someone else's
   channel is 403.
 - id_token is JWT-shaped but unsigned (alg "none").
+- The calendar list changes only by calendars added (admin API) or deleted; a deleted entry in a
+  calendarList sync is the entry as it was plus `deleted: true`. Nothing is ever hidden.
+- events.quickAdd does not parse the text: it makes a one-hour event at the next full hour,
+  titled with the whole text.
+- events.import matches an existing copy by iCalUID among the calendar's live events and
+  rewrites it in place; the organizer given is kept as is.
+- events.move keeps the id, tombstones the event (and a series' exceptions) in the source and
+  refuses instances (cannotChangeOrganizerOfInstance) and non-default event types.
+- Descriptions come back exactly as written; events seeded through the admin API, or written
+  without a description, carry the privacy canary as (or appended to) their description.
 """

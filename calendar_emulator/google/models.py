@@ -8,11 +8,11 @@ re-insert, 410 on a second delete) and incremental sync can report them.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from calendar_emulator.backend import ProviderBackend
-from calendar_emulator.google import eventdata, instances, listing
+from calendar_emulator.google import calendar_list, eventdata, instances, listing
 from calendar_emulator.google.channels import ChannelRegistry
 from calendar_emulator.google.conference import conference_data
 from calendar_emulator.google.errors import GoogleApiError, bad_request, not_found, sync_token_gone
@@ -97,6 +97,8 @@ class GoogleBackend(ProviderBackend):
         self.global_generation = 0
         self.user_generation: dict[str, int] = {}
         self.pages = listing.PageTokens()
+        self.list_pages = calendar_list.ListPages()
+        self.removed_entries: dict[str, list[tuple[int, dict]]] = {}  # email -> calendar list tombstones
         self.channels = ChannelRegistry(state.notifier)
 
     # --- admin side (ProviderBackend) ----------------------------------------------------------
@@ -129,7 +131,11 @@ class GoogleBackend(ProviderBackend):
                 if not isinstance(body, dict):
                     raise ValueError(f"events[{index}]: must be an object")
                 try:
-                    ids.append(self.insert_event(calendar, body, conference_version=1, notify=False)["id"])
+                    ids.append(
+                        self.insert_event(calendar, body, conference_version=1, notify=False, seeded=True)[
+                            "id"
+                        ]
+                    )
                 except GoogleApiError as exc:
                     raise ValueError(f"events[{index}]: {exc.message}") from None
         finally:
@@ -159,6 +165,7 @@ class GoogleBackend(ProviderBackend):
             resource_id=secrets.token_urlsafe(20),
             etag=f'"{secrets.randbelow(10**16)}"',
             updated=now,
+            list_seq=self._next_seq(),
         )
         self.calendars[calendar_id.lower()] = calendar
         self.owned.setdefault(user.email.lower(), []).append(calendar_id)
@@ -185,6 +192,40 @@ class GoogleBackend(ProviderBackend):
             raise cannot_delete_primary()
         del self.calendars[calendar.id.lower()]
         self.owned[user.email.lower()].remove(calendar.id)
+        tombstone = {**self.calendar_entry(calendar), "deleted": True}
+        self.removed_entries.setdefault(user.email.lower(), []).append((self._next_seq(), tombstone))
+
+    def calendar_list(self, user: User, query: calendar_list.CalendarListQuery) -> dict:
+        """calendarList.list, full or incremental (see calendar_list.py)."""
+        key = user.email.lower()
+        point = self._list_sync_point(user)
+        watermark = None
+        if query.sync_token and not query.page_token:
+            given = listing.decode_sync_token(query.sync_token)
+            if (
+                given.calendar_id != point.calendar_id
+                or given.global_generation != point.global_generation
+                or given.user_generation != point.user_generation
+                or given.watermark > point.watermark
+            ):
+                raise sync_token_gone()
+            watermark = given.watermark
+        live = [(c.list_seq, self.calendar_entry(c)) for c in self.calendars_of(user)]
+        return calendar_list.page(
+            self.list_pages,
+            key,
+            query,
+            live,
+            self.removed_entries.get(key, []),
+            watermark,
+            listing.encode_sync_token(point),
+        )
+
+    def _list_sync_point(self, user: User) -> listing.SyncPoint:
+        key = user.email.lower()
+        return listing.SyncPoint(
+            f"calendarList:{key}", self.global_generation, self.user_generation.get(key, 0), self.seq
+        )
 
     def calendars_of(self, user: User) -> list[Calendar]:
         return [self.calendars[cid.lower()] for cid in self.owned.get(user.email.lower(), ())]
@@ -292,7 +333,12 @@ class GoogleBackend(ProviderBackend):
 
     # --- writing events ------------------------------------------------------------------------
     def insert_event(
-        self, calendar: Calendar, raw: dict, conference_version: int = 0, notify: bool = True
+        self,
+        calendar: Calendar,
+        raw: dict,
+        conference_version: int = 0,
+        notify: bool = True,
+        seeded: bool = False,
     ) -> dict:
         eventdata.check_body(raw)
         event_id = raw.get("id")
@@ -306,7 +352,9 @@ class GoogleBackend(ProviderBackend):
             event_id = eventdata.new_event_id()
         content = eventdata.writable(raw)
         content.pop("id", None)
-        item = self._assemble(calendar, event_id, content, conference_version=conference_version)
+        item = self._assemble(
+            calendar, event_id, content, conference_version=conference_version, seeded=seeded
+        )
         self._store(calendar, item, notify)
         return item.body
 
@@ -407,6 +455,7 @@ class GoogleBackend(ProviderBackend):
         content: dict,
         previous: StoredEvent | None = None,
         conference_version: int = 0,
+        seeded: bool = False,
     ) -> StoredEvent:
         """The stored form of a new or rewritten event, from validated client content."""
         content = eventdata.prune_nulls(content)
@@ -443,15 +492,12 @@ class GoogleBackend(ProviderBackend):
         for key in ("summary",):
             if key in content:
                 body[key] = content[key]
-        body["description"] = self._with_canary(content.get("description"))
+        body["description"] = self._description(content.get("description"), seeded)
         for key in ("location", "colorId"):
             if key in content:
                 body[key] = content[key]
         body["creator"] = {"email": owner.email, "self": True}
-        if calendar.primary:
-            body["organizer"] = {"email": owner.email, "self": True}
-        else:
-            body["organizer"] = {"email": calendar.id, "displayName": calendar.summary, "self": True}
+        body["organizer"] = self._organizer(calendar)
         body["start"] = start.render()
         body["end"] = end.render()
         if recurrence:
@@ -498,11 +544,122 @@ class GoogleBackend(ProviderBackend):
             original_start=previous.original_start if previous else None,
         )
 
-    def _with_canary(self, description: str | None) -> str:
-        identity = self.state.identity
-        if description and identity.canary in description:
-            return description
-        canary = identity.new_canary()
+    @staticmethod
+    def _organizer(calendar: Calendar) -> dict:
+        if calendar.primary:
+            return {"email": calendar.owner.email, "self": True}
+        return {"email": calendar.id, "displayName": calendar.summary, "self": True}
+
+    # --- move, import, quickAdd ----------------------------------------------------------------
+    def move_event(self, source: Calendar, event_id: str, destination: Calendar) -> dict:
+        """events.move: the event (a whole series with its exceptions) changes calendar and
+        organizer, keeping its id; the source keeps a tombstone so its incremental sync reports
+        the event as cancelled. Instances cannot be moved on their own."""
+        item, generated = self.find_event(source, event_id)
+        if item is None or item.master_id is not None:
+            raise GoogleApiError(
+                400,
+                "cannotChangeOrganizerOfInstance",
+                "Cannot change the organizer of an instance.",
+                domain="calendar",
+            )
+        if item.cancelled:
+            raise deleted_error()
+        if item.body.get("eventType", "default") != "default":
+            raise bad_request("eventTypeRestriction", "Only default events can be moved.")
+        if destination.id == source.id:
+            return item.body
+        moving = [item] + [
+            source.events[e]
+            for e in sorted(source.exceptions.get(item.id, ()))
+            if not source.events[e].cancelled
+        ]
+        if any(m.id in destination.events for m in moving):
+            raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+        now = self._now()
+        for moved in moving:
+            self._store(source, self._cancelled_copy(moved, now), notify=False)
+            seq = self._next_seq()
+            body = dict(moved.body)
+            body.update(
+                etag=_etag(now, seq),
+                updated=format_updated(now),
+                htmlLink=eventdata.html_link(moved.id, destination.id),
+                organizer=self._organizer(destination),
+            )
+            self._store(
+                destination,
+                StoredEvent(
+                    body, seq, moved.start, moved.end, moved.rules, moved.master_id, moved.original_start
+                ),
+                notify=False,
+            )
+        self._notify(source)
+        self._notify(destination)
+        return destination.events[item.id].body
+
+    def import_event(self, calendar: Calendar, raw: dict, conference_version: int) -> dict:
+        """events.import: a private copy keyed by iCalUID. A second import of the same iCalUID
+        updates the copy it made (keeping its id); the given organizer is kept."""
+        eventdata.check_body(raw)
+        ical_uid = raw.get("iCalUID")
+        if not isinstance(ical_uid, str) or not ical_uid:
+            raise bad_request("required", "Missing iCalUID.", "iCalUID")
+        if raw.get("eventType", "default") != "default":
+            raise bad_request("eventTypeRestriction", "Only default events can be imported.")
+        content = eventdata.writable(raw)
+        existing = next(
+            (
+                e
+                for e in calendar.events.values()
+                if e.master_id is None and not e.cancelled and e.body.get("iCalUID") == ical_uid
+            ),
+            None,
+        )
+        if existing is not None:
+            content.pop("id", None)
+            item = self._assemble(
+                calendar, existing.id, content, previous=existing, conference_version=conference_version
+            )
+        else:
+            event_id = content.pop("id", None)
+            if event_id is not None:
+                eventdata.check_client_id(event_id)
+                if event_id in calendar.events:
+                    raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+            else:
+                event_id = eventdata.new_event_id()
+            item = self._assemble(calendar, event_id, content, conference_version=conference_version)
+        organizer = raw.get("organizer")
+        if isinstance(organizer, dict) and isinstance(organizer.get("email"), str):
+            body = dict(item.body)
+            own = organizer["email"].lower() in (calendar.id.lower(), calendar.owner.email.lower())
+            body["organizer"] = {
+                "email": organizer["email"],
+                **({"displayName": organizer["displayName"]} if organizer.get("displayName") else {}),
+                **({"self": True} if own else {}),
+            }
+            item.body = body
+        self._store(calendar, item, notify=True)
+        return item.body
+
+    def quick_add(self, calendar: Calendar, text: str) -> dict:
+        """events.quickAdd: Google parses dates and times out of the text; the emulator does not,
+        and makes a one-hour event at the next full hour titled with the whole text."""
+        zone = self._zone(calendar)
+        start = self._now().astimezone(zone).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        end = start + timedelta(hours=1)
+        body = {
+            "summary": text,
+            "start": {"dateTime": start.isoformat(), "timeZone": calendar.time_zone},
+            "end": {"dateTime": end.isoformat(), "timeZone": calendar.time_zone},
+        }
+        return self.insert_event(calendar, body)
+
+    def _description(self, description: str | None, seeded: bool) -> str:
+        canary = self.state.identity.canary_to_add(description, seeded)
+        if canary is None:
+            return description  # type: ignore[return-value]
         return f"{description}\n\n{canary}" if description else canary
 
     # --- channels ------------------------------------------------------------------------------

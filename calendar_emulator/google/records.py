@@ -49,6 +49,7 @@ class Calendar:
     resource_id: str
     etag: str
     updated: str
+    list_seq: int = 0  # the change number of its arrival on the owner's calendar list
     events: dict[str, StoredEvent] = field(default_factory=dict)
     exceptions: dict[str, set[str]] = field(default_factory=dict)  # master id -> exception ids
     change_seqs: list[int] = field(default_factory=list)  # the change log, in change order

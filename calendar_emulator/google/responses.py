@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calendar_emulator.google import fields
+from calendar_emulator.google.calendar_list import CalendarListQuery
 from calendar_emulator.google.errors import GoogleApiError, bad_request, unauthenticated
 from calendar_emulator.google.listing import ListQuery
 from calendar_emulator.google.models import GoogleBackend
@@ -114,9 +115,9 @@ class CalendarApi:
     async def calendar_list(self, request: Request):
         user = self._user(request, CALENDAR_LIST_SCOPES)
         tree = self._mask(request, "CalendarList")
+        query = CalendarListQuery.from_params(request.query_params)
         with self.state.lock:
-            items = [self.backend.calendar_entry(c) for c in self.backend.calendars_of(user)]
-        body = {"kind": "calendar#calendarList", "etag": f'"p{len(items)}"', "items": items}
+            body = self.backend.calendar_list(user, query)
         return self._render(body, tree)
 
     async def calendar_list_entry(self, request: Request):
@@ -218,6 +219,41 @@ class CalendarApi:
                 calendar, request.path_params["eventId"], request.headers.get("if-match")
             )
         return Response(status_code=204)
+
+    async def move_event(self, request: Request):
+        user = self._user(request, WRITE_SCOPES)
+        tree = self._mask(request, "Event")
+        self._send_updates(request)
+        destination_id = request.query_params.get("destination")
+        if not destination_id:
+            raise bad_request("required", "Required parameter: destination", "destination")
+        with self.state.lock:
+            source = self.backend.calendar_for(user, request.path_params["calendarId"])
+            destination = self.backend.calendar_for(user, destination_id)
+            body = self.backend.move_event(source, request.path_params["eventId"], destination)
+        return self._render(body, tree)
+
+    async def import_event(self, request: Request):
+        user = self._user(request, WRITE_SCOPES)
+        tree = self._mask(request, "Event")
+        version = self._conference_version(request)
+        raw = await json_body(request)
+        with self.state.lock:
+            calendar = self.backend.calendar_for(user, request.path_params["calendarId"])
+            body = self.backend.import_event(calendar, raw, version)
+        return self._render(body, tree)
+
+    async def quick_add(self, request: Request):
+        user = self._user(request, WRITE_SCOPES)
+        tree = self._mask(request, "Event")
+        self._send_updates(request)
+        text = request.query_params.get("text")
+        if not text:
+            raise bad_request("required", "Required parameter: text", "text")
+        with self.state.lock:
+            calendar = self.backend.calendar_for(user, request.path_params["calendarId"])
+            body = self.backend.quick_add(calendar, text)
+        return self._render(body, tree)
 
     # --- push ----------------------------------------------------------------------------------
     async def watch(self, request: Request):

@@ -13,13 +13,13 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import orjson
 
 from calendar_emulator.microsoft import ids
+from calendar_emulator.microsoft.models import DeltaRound
 from calendar_emulator.microsoft.serialize import View, removed, render_delta
 
 if TYPE_CHECKING:
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 4096  # rounds kept for paging; older skiptokens answer 410 like an evicted sync state
 REMOVED_MARGIN = timedelta(days=7)  # removed occurrences reported around the window
-
-
-@dataclass
-class DeltaRound:
-    round_id: str
-    user_id: str
-    calendar_id: str
-    window: tuple[datetime, datetime]
-    generation: int
-    end_seq: int
-    stream: list  # Instance to render | (event, occurrence) removed | None for a hidden master
 
 
 def sign(secret: bytes, payload: dict) -> str:

@@ -88,6 +88,18 @@ def resource_scopes(scope: str) -> set[str]:
     return names - OIDC_SCOPES - {".default"}
 
 
+def _authority_origin(request: Request) -> str:
+    """Where the advertised endpoints live. Over plain http the emulator stands in for
+    login.microsoftonline.com behind a routing client, so it names that host. Over https it is
+    the authority a client was pointed at (msal with `authority=https://127.0.0.1:PORT/TENANT`),
+    and a real authority advertises its own origin. The issuer stays Microsoft's either way, as
+    the tokens the emulator signs carry it."""
+    if request.url.scheme != "https":
+        return AUTHORITY_HOST
+    prefix = "/microsoft" if request.url.path.startswith("/microsoft/") else ""
+    return f"https://{request.url.netloc}{prefix}"
+
+
 class IdentityEndpoints:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
@@ -115,7 +127,7 @@ class IdentityEndpoints:
             tenant = self._tenant(request)
         except IdentityError as exc:
             return exc.response()
-        base = f"{AUTHORITY_HOST}/{tenant}"
+        base = f"{_authority_origin(request)}/{tenant}"
         issuer_tenant = tenant if tenant.lower() not in GENERIC_TENANTS else "{tenantid}"
         return JSONResponse(
             {

@@ -28,8 +28,6 @@ from calendar_emulator.store import User
 if TYPE_CHECKING:
     from dateutil.rrule import rruleset
 
-    from calendar_emulator.microsoft.delta import DeltaRound
-    from calendar_emulator.state import EmulatorState
 
 DELETED_ITEMS = "deleteditems"
 CHANGE_TYPES = ("created", "updated", "deleted")
@@ -177,12 +175,25 @@ def _new_change_key() -> str:
     return secrets.token_urlsafe(12)
 
 
+@dataclass
+class DeltaRound:
+    """One round of delta pages (delta.py computes it; the backend keeps it for its skiptokens)."""
+
+    round_id: str
+    user_id: str
+    calendar_id: str
+    window: tuple[datetime, datetime]
+    generation: int
+    end_seq: int
+    stream: list  # Instance to render | (event, occurrence) removed | None for a hidden master
+
+
 def _fingerprint(payload: dict) -> bytes:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 class GraphBackend(ProviderBackend):
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state) -> None:
         super().__init__(state)
         self.mailboxes: dict[str, Mailbox] = {}
         self.subscriptions: dict[str, Subscription] = {}
@@ -338,7 +349,7 @@ class GraphBackend(ProviderBackend):
 
     # --- writes -------------------------------------------------------------------------------
     def create_event(
-        self, mailbox: Mailbox, calendar_id: str | None, payload: dict
+        self, mailbox: Mailbox, calendar_id: str | None, payload: dict, seeded: bool = False
     ) -> tuple[StoredEvent, bool]:
         """POST /events. Returns (event, replayed): an identical transactionId replay returns the
         event it created before instead of a second one."""
@@ -396,7 +407,7 @@ class GraphBackend(ProviderBackend):
                 "organizer": organizer,
             }
         )
-        self._apply(event.fields, values, event_body=True)
+        self._apply(event.fields, values, event_body=True, seeded=seeded)
         event.extended = {p["id"].lower(): p for p in values.get("singleValueExtendedProperties", [])}
         if recurrence and not any(True for _ in self.instances(event, None, None)):
             raise invalid("The recurrence pattern produces no occurrences.")
@@ -406,7 +417,7 @@ class GraphBackend(ProviderBackend):
         self.notify(mailbox, event, "created")
         return event, False
 
-    def _apply(self, target: dict, values: dict, event_body: bool) -> None:
+    def _apply(self, target: dict, values: dict, event_body: bool, seeded: bool = False) -> None:
         """Copy validated values onto stored fields (master fields or an exception's overrides)."""
         for name, value in values.items():
             if name in (
@@ -420,9 +431,9 @@ class GraphBackend(ProviderBackend):
                 continue
             target[name] = value
         if "body" in values or (event_body and "body" not in target):
-            target["body"], target["bodyPreview"] = stored_body(
-                values.get("body"), self.state.identity.new_canary()
-            )
+            body = values.get("body")
+            canary = self.state.identity.canary_to_add((body or {}).get("content"), seeded)
+            target["body"], target["bodyPreview"] = stored_body(body, canary)
         if "location" in values and "locations" not in values:
             location = values["location"]
             target["locations"] = [location] if location.get("displayName") else []
@@ -570,55 +581,11 @@ class GraphBackend(ProviderBackend):
         created = []
         for index, body in enumerate(events):
             try:
-                event, _ = self.create_event(mailbox, calendar_id, body)
+                event, _ = self.create_event(mailbox, calendar_id, body, seeded=True)
             except GraphApiError as exc:
                 raise ValueError(f"events[{index}]: {exc.message}") from None
             created.append(self.event_id(event, immutable=False))
         return created
-
-    def dump(self, user: User) -> list[dict]:
-        from calendar_emulator.microsoft.serialize import View, render
-
-        mailbox = self.mailbox(user)
-        view = View()
-        rows = []
-        for event in mailbox.events.values():
-            rows.append(
-                {
-                    "calendar_id": event.calendar_id,
-                    "id": self.event_id(event, immutable=False),
-                    "immutable_id": self.event_id(event, immutable=True),
-                    "deleted": event.gone,
-                    "event": render(self, self.instance(event, None), view),
-                }
-            )
-            for key, _override in event.overrides.items():
-                rows.append(
-                    {
-                        "calendar_id": event.calendar_id,
-                        "id": self.event_id(event, False, key),
-                        "immutable_id": self.event_id(event, True, key),
-                        "deleted": event.gone,
-                        "event": render(self, self.instance(event, key), view),
-                    }
-                )
-            for key in sorted(event.cancelled):
-                rows.append(
-                    {
-                        "calendar_id": event.calendar_id,
-                        "id": self.event_id(event, False, key),
-                        "immutable_id": self.event_id(event, True, key),
-                        "deleted": True,
-                        "event": {
-                            "id": self.event_id(event, False, key),
-                            "type": "occurrence",
-                            "isCancelled": True,
-                            "seriesMasterId": self.event_id(event, False),
-                            "occurrenceKey": key,
-                        },
-                    }
-                )
-        return rows
 
     def watches(self) -> list[dict]:
         now = self.state.clock.now()

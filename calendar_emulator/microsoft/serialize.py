@@ -212,3 +212,48 @@ def render_user(user: User) -> dict:
         "userPrincipalName": user.email,
         "id": user.user_id,
     }
+
+
+def dump_mailbox(backend: GraphBackend, user: User) -> list[dict]:
+    """Every stored item of the user's calendars as Graph JSON, tombstones included, for the
+    admin API's dump: [{"calendar_id", "id", "immutable_id", "deleted", "event"}]."""
+    mailbox = backend.mailbox(user)
+    view = View()
+    rows = []
+    for event in mailbox.events.values():
+        rows.append(
+            {
+                "calendar_id": event.calendar_id,
+                "id": backend.event_id(event, immutable=False),
+                "immutable_id": backend.event_id(event, immutable=True),
+                "deleted": event.gone,
+                "event": render(backend, backend.instance(event, None), view),
+            }
+        )
+        for key, _override in event.overrides.items():
+            rows.append(
+                {
+                    "calendar_id": event.calendar_id,
+                    "id": backend.event_id(event, False, key),
+                    "immutable_id": backend.event_id(event, True, key),
+                    "deleted": event.gone,
+                    "event": render(backend, backend.instance(event, key), view),
+                }
+            )
+        for key in sorted(event.cancelled):
+            rows.append(
+                {
+                    "calendar_id": event.calendar_id,
+                    "id": backend.event_id(event, False, key),
+                    "immutable_id": backend.event_id(event, True, key),
+                    "deleted": True,
+                    "event": {
+                        "id": backend.event_id(event, False, key),
+                        "type": "occurrence",
+                        "isCancelled": True,
+                        "seriesMasterId": backend.event_id(event, False),
+                        "occurrenceKey": key,
+                    },
+                }
+            )
+    return rows

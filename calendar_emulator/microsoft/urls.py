@@ -15,6 +15,28 @@ GRAPH = "/microsoft/v1.0"
 MAILBOX_PREFIXES = (f"{GRAPH}/me", f"{GRAPH}/users/{{user_ref}}")
 
 
+# Collections whose delta function the emulator serves (all with calendarView's window semantics:
+# v1.0 binds delta(startDateTime, endDateTime) to the events collection too, and Microsoft's SDKs
+# call it there). Each both as a path segment and in OData's function form `delta()`, which is
+# what the SDKs built from Graph's OpenAPI description send.
+DELTA_COLLECTIONS = (
+    "/calendarView",
+    "/calendar/calendarView",
+    "/calendars/{calendar_id}/calendarView",
+    "/events",
+    "/calendar/events",
+    "/calendars/{calendar_id}/events",
+)
+
+
+def delta_paths(endpoint) -> list[tuple]:
+    return [
+        (f"{collection}/{function}", endpoint, ["GET"])
+        for collection in DELTA_COLLECTIONS
+        for function in ("delta", "delta()")
+    ]
+
+
 def routes(state: EmulatorState) -> list[Route]:
     graph = GraphResponses(state)
     identity = IdentityEndpoints(state)
@@ -27,9 +49,7 @@ def routes(state: EmulatorState) -> list[Route]:
         ("/calendarView", graph.calendar_view, ["GET"]),
         ("/calendar/calendarView", graph.calendar_view, ["GET"]),
         ("/calendars/{calendar_id}/calendarView", graph.calendar_view, ["GET"]),
-        ("/calendarView/delta", graph.delta, ["GET"]),
-        ("/calendar/calendarView/delta", graph.delta, ["GET"]),
-        ("/calendars/{calendar_id}/calendarView/delta", graph.delta, ["GET"]),
+        *delta_paths(graph.delta),
         ("/events", graph.list_events, ["GET"]),
         ("/events", graph.create_event, ["POST"]),
         ("/calendar/events", graph.list_events, ["GET"]),
@@ -61,14 +81,20 @@ def routes(state: EmulatorState) -> list[Route]:
             graph.reauthorize_subscription,
             methods=["POST"],
         ),
-        Route(
-            "/microsoft/{tenant}/v2.0/.well-known/openid-configuration",
-            identity.openid_configuration,
-            methods=["GET"],
-        ),
-        Route("/microsoft/{tenant}/discovery/instance", identity.instance_discovery, methods=["GET"]),
-        Route("/microsoft/{tenant}/discovery/v2.0/keys", identity.keys, methods=["GET"]),
-        Route("/microsoft/{tenant}/oauth2/v2.0/authorize", identity.authorize, methods=["GET"]),
-        Route("/microsoft/{tenant}/oauth2/v2.0/token", identity.token, methods=["POST"]),
     ]
+    # The identity platform under /microsoft/, and at the root as well: msal takes an authority's
+    # first path segment as the tenant, so an https emulator used as msal's real authority is
+    # addressed as https://127.0.0.1:PORT/{tenant}.
+    for prefix in ("/microsoft", ""):
+        found += [
+            Route(
+                f"{prefix}/{{tenant}}/v2.0/.well-known/openid-configuration",
+                identity.openid_configuration,
+                methods=["GET"],
+            ),
+            Route(f"{prefix}/{{tenant}}/discovery/instance", identity.instance_discovery, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/discovery/v2.0/keys", identity.keys, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/oauth2/v2.0/authorize", identity.authorize, methods=["GET"]),
+            Route(f"{prefix}/{{tenant}}/oauth2/v2.0/token", identity.token, methods=["POST"]),
+        ]
     return found

@@ -114,9 +114,7 @@ def parse_event(payload: dict, creating: bool) -> dict:
         elif key == "body":
             out[key] = _body(value)
         elif key in BOOLEANS:
-            if not isinstance(value, bool):
-                raise invalid(f"{key} must be true or false")
-            out[key] = value
+            out[key] = _boolean(value, key)
         elif key in CHOICES:
             if value not in CHOICES[key]:
                 raise invalid(f"{key} must be one of {list(CHOICES[key])}")
@@ -263,12 +261,13 @@ def _body(value: object) -> dict:
     return {"contentType": kind.lower(), "content": content}
 
 
-def stored_body(body: dict | None, canary: str) -> tuple[dict, str]:
-    """Graph keeps bodies as HTML; the emulator appends the canary. Returns (body, bodyPreview)."""
+def stored_body(body: dict | None, canary: str | None) -> tuple[dict, str]:
+    """Graph keeps bodies as HTML; the emulator appends the canary when one is given (see
+    IdentityStore.canary_to_add). Returns (body, bodyPreview)."""
     content = (body or {}).get("content", "")
     if (body or {}).get("contentType") == "text":
         content = html.escape(content).replace("\n", "<br>")
-    marker = f"<p>{html.escape(canary)}</p>"
+    marker = f"<p>{html.escape(canary)}</p>" if canary else ""
     closing = content.lower().rfind("</body>")
     if closing >= 0:
         content = content[:closing] + marker + content[closing:]
@@ -277,6 +276,17 @@ def stored_body(body: dict | None, canary: str) -> tuple[dict, str]:
     preview_source = content[content.lower().find("<body>") + 6 :] if "<body>" in content.lower() else content
     preview = " ".join(html.unescape(_TAGS.sub(" ", preview_source)).split())[:255]
     return {"contentType": "html", "content": content}, preview
+
+
+def _boolean(value: object, field: str) -> bool:
+    """An Edm.Boolean. OData JSON also admits the quoted literals "true"/"false" (Graph accepts
+    them, and O365 sends `"isOnlineMeeting": "false"` on every save); any other string is refused.
+    The literal's case is accepted as OData's ABNF does; the emulator always answers a JSON boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise invalid(f"{field} must be true or false")
 
 
 def _recipient(value: object, field: str) -> dict:

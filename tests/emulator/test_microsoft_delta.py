@@ -21,7 +21,7 @@ def test_initial_round_full_items_sparse_occurrences_and_paging(emulator, admin)
             "Single",
             "2030-01-03T09:00:00",
             "2030-01-03T10:00:00",
-            body={"contentType": "text", "content": "Notes"},
+            body={"contentType": "text", "content": f"Notes {canary}-own"},
         )
     )
     graph.create(event("Far away", "2031-05-01T09:00:00", "2031-05-01T10:00:00"))

@@ -76,12 +76,18 @@ def graph_time(value: datetime) -> dict:
     return {"dateTime": value.replace(tzinfo=None).isoformat(), "timeZone": WINDOWS_ZONE}
 
 
+# Descriptions come back exactly as written, so what the user writes carries the test's own
+# canary; the privacy tests search every file for it (the emulator's canary only marks events
+# seeded or written without a description).
+PRIVATE_NOTES = f"Private agenda: compensation talk. SCENARIO-CANARY-{uuid.uuid4().hex[:12]}"
+
+
 def google_event(title: str, start: datetime, minutes: int, **extra) -> dict:
     body = {
         "summary": title,
         "start": google_time(start),
         "end": google_time(start + timedelta(minutes=minutes)),
-        "description": "Private agenda: compensation talk.",
+        "description": PRIVATE_NOTES,
     }
     return body | extra
 
@@ -91,7 +97,7 @@ def graph_event(title: str, start: datetime, minutes: int, **extra) -> dict:
         "subject": title,
         "start": graph_time(start),
         "end": graph_time(start + timedelta(minutes=minutes)),
-        "body": {"contentType": "text", "content": "Private agenda: compensation talk."},
+        "body": {"contentType": "text", "content": PRIVATE_NOTES},
     }
     return body | extra
 

@@ -92,7 +92,14 @@ def test_sync_run_leaves_smvue_home_owner_only_and_no_calendar_text_in_event_met
     assert any(m.manager_id in text for text in events["app_managers"] for m in mailboxes)
 
     secrets = harness.admin.secrets()
-    needles = {secrets["description_canary"], REP_NAME, "Mara Manager", scenario.REP_A, scenario.REP_B}
+    needles = {
+        secrets["description_canary"],
+        scenario.PRIVATE_NOTES,
+        REP_NAME,
+        "Mara Manager",
+        scenario.REP_A,
+        scenario.REP_B,
+    }
     needles.add(scenario.ROOM)
     for b in built:
         needles.add(b.mailbox.email)

@@ -70,6 +70,7 @@ def test_no_description_or_token_in_any_file_under_smvue_home(harness, monkeypat
 
     secrets = harness.admin.secrets()
     needles = {secrets["description_canary"].encode(): "description canary"}
+    needles[scenario.PRIVATE_NOTES.encode()] = "the scenario's own description canary"
     needles.update({token.encode(): "issued token or code" for token in secrets["tokens"]})
     assert len(needles) > 10
     files = every_file(harness.home)
