@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from smvue_core.opstore import OpStore  # noqa: E402
 from smvue_core.opstore.connections import ConnectionRepository  # noqa: E402
 from smvue_core.security.cipher import TokenCipher  # noqa: E402
-from smvue_core.watches import secret_digest  # noqa: E402
+from smvue_core.security.watch_secrets import secret_digest  # noqa: E402
 
 HOST = "127.0.0.1"
 

@@ -16,10 +16,12 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from smvue_core.clock import now_utc, parse_utc
 from smvue_core.opstore.connections import AccountMismatch, Connection, ConnectionRepository
 from smvue_core.opstore.db import OpStore
+from smvue_core.opstore.oauth_states import OAuthStateRepository, PendingFlow
 from smvue_core.opstore.queue import ChangeQueue
 from smvue_core.opstore.roster import RosterRepository
 from smvue_core.providers.base import AuthResult, AuthStart, CalendarProvider, ProviderError
@@ -99,6 +101,7 @@ class ConnectService:
         self.public_url = public_url.rstrip("/")
         self.connections = ConnectionRepository(store, cipher)
         self.roster = RosterRepository(store)
+        self.oauth_states = OAuthStateRepository(store)
         self.queue = ChangeQueue(store)
         self.watches = watches
 
@@ -122,22 +125,16 @@ class ConnectService:
             raise ConnectError(f"manager_id: unknown manager {manager_id!r}", status=404)
         client = self._provider(provider)
         start = client.start_authorization(self.redirect_uri(provider), login_hint=manager.email)
-        now = datetime.now(UTC)
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM oauth_states WHERE expires_at < ?", (now.isoformat(),))
-            conn.execute(
-                """INSERT INTO oauth_states (state, provider, manager_id, flow, created_at, expires_at,
-                       browser_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    start.state,
-                    provider,
-                    manager_id,
-                    self.cipher.encrypt(json.dumps(start.flow)),
-                    now.isoformat(),
-                    (now + STATE_LIFETIME).isoformat(),
-                    _digest(browser_binding),
-                ),
-            )
+        now = now_utc()
+        self.oauth_states.remember(
+            start.state,
+            provider,
+            manager_id,
+            self.cipher.encrypt(json.dumps(start.flow)),
+            _digest(browser_binding),
+            now,
+            now + STATE_LIFETIME,
+        )
         return start
 
     def finish(
@@ -151,13 +148,13 @@ class ConnectService:
         connection. A live connection never changes account; disconnect it first.
         """
         client = self._provider(provider)
-        row = self._take_state(provider, params.get("state") or "", browser_binding)
-        flow = json.loads(self.cipher.decrypt(row["flow"]))
+        pending = self._take_state(provider, params.get("state") or "", browser_binding)
+        flow = json.loads(self.cipher.decrypt(pending.flow))
         try:
             result = client.finish_authorization(flow, params)
         except ProviderError as exc:
             raise ConnectError(f"code: {exc}") from None
-        manager_id = row["manager_id"]
+        manager_id = pending.manager_id
         existing = self.connections.of_manager(manager_id, provider)
         self._check_account(manager_id, provider, existing, result)
         reconnected = existing is not None
@@ -186,26 +183,22 @@ class ConnectService:
         self.queue.enqueue(connection.connection_id, None, "reconnect" if reconnected else "connect")
         return ConnectOutcome(connection, len(calendars), reconnected)
 
-    def _take_state(self, provider: str, state: str, browser_binding: str | None):
+    def _take_state(self, provider: str, state: str, browser_binding: str | None) -> PendingFlow:
         """The flow started under `state`, consumed exactly once, by the browser that started it."""
         if browser_binding == "":
             raise ConnectError(_NO_COOKIE)
-        with self.store.transaction() as conn:
-            # Consumed in the same transaction it is read: a replayed callback finds nothing.
-            row = conn.execute(
-                "SELECT manager_id, flow, expires_at, browser_sha256 FROM oauth_states "
-                "WHERE state = ? AND provider = ?",
-                (state, provider),
-            ).fetchone()
-            if row is not None and not _same_digest(row["browser_sha256"], _digest(browser_binding)):
+
+        def same_browser(pending: PendingFlow) -> None:
+            if not _same_digest(pending.browser_sha256, _digest(browser_binding)):
                 # Another browser's callback: refused, and the flow stays for its own browser.
                 raise ConnectError(_NO_COOKIE)
-            conn.execute("DELETE FROM oauth_states WHERE state = ?", (state,))
-        if row is None:
+
+        pending = self.oauth_states.take(state, provider, same_browser)
+        if pending is None:
             raise ConnectError("state: unknown or already used; start the connection again")
-        if row["expires_at"] < datetime.now(UTC).isoformat():
+        if pending.expires_at < now_utc():
             raise ConnectError("state: expired; start the connection again")
-        return row
+        return pending
 
     def _check_account(
         self, manager_id: str, provider: str, existing: Connection | None, result: AuthResult
@@ -306,7 +299,7 @@ class ConnectService:
     def _revoke_and_forget(self, connection: Connection, now: datetime | None = None) -> bool:
         """Revoke the grant, then delete the tokens. A revoke whose outcome is unknown keeps the
         (encrypted) tokens for the next attempt, and is given up visibly after REVOKE_GIVE_UP."""
-        now = now or datetime.now(UTC)
+        now = now or now_utc()
         cid = connection.connection_id
         current = self.connections.get(cid)
         if current is None or current.status != "disconnected":
@@ -330,7 +323,7 @@ class ConnectService:
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             attempts = self.connections.record_revoke_failure(cid, error)
             self.store.bump_counter(f"token_revoke_failures_{connection.provider}")
-            started = datetime.fromisoformat(current.disconnected_at or current.updated_at)
+            started = parse_utc(current.disconnected_at or current.updated_at)
             if now - started < REVOKE_GIVE_UP:
                 log.warning(
                     "token revoke of %s failed (attempt %d: %s); retrying later", cid, attempts, error

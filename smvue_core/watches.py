@@ -2,8 +2,9 @@
 recreate and stop them.
 
 Every watch gets a fresh random secret (the Google channel token / the Graph `clientState`). It is
-handed to the provider and kept here only as its SHA-256: enough for the gateway to verify a
-notification, useless to forge one.
+handed to the provider and kept only as its digest (smvue_core/security/watch_secrets.py): enough
+for the gateway to verify a notification, useless to forge one. The rows themselves are
+smvue_core/opstore/watches.py's.
 
 Google channels cannot be extended, so renewal opens a new channel; both stay active through an
 overlap and the old one is stopped once the overlap has passed. Graph subscriptions are PATCHed,
@@ -17,15 +18,16 @@ Provider failures never reach the caller: they end up in the watch's (or the con
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from smvue_core.clock import now_utc, parse_utc
 from smvue_core.opstore.connections import Connection, ConnectionRepository
 from smvue_core.opstore.db import OpStore
+from smvue_core.opstore.watches import Watch, WatchRepository
 from smvue_core.providers.base import (
     CalendarProvider,
     EventNotFound,
@@ -35,6 +37,7 @@ from smvue_core.providers.base import (
     WatchInfo,
 )
 from smvue_core.security.cipher import SecretDecryptError, TokenCipher
+from smvue_core.security.watch_secrets import secret_digest
 from smvue_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,30 +48,6 @@ GRAPH_SUBSCRIPTION_LIFETIME = timedelta(minutes=4200)
 GOOGLE_OVERLAP = timedelta(minutes=10)
 DEFAULT_RENEW_WITHIN = timedelta(hours=24)
 WATCHING = ("connected", "syncing", "error")  # statuses whose calendars should be watched
-
-
-def secret_digest(secret: str | bytes) -> str:
-    """The SHA-256 (hex) kept for a watch secret; the gateway compares digests in constant time."""
-    return hashlib.sha256(secret.encode() if isinstance(secret, str) else secret).hexdigest()
-
-
-def _iso(value: datetime) -> str:
-    # One fixed format, so ISO strings compare in time order inside SQLite.
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True)
-class Watch:
-    watch_id: str
-    connection_id: str
-    calendar_id: str
-    provider: str
-    resource_id: str | None
-    expires_at: str
-    state: str
-    stop_attempts: int
-    last_error: str | None
-    created_at: str
 
 
 @dataclass(frozen=True)
@@ -105,10 +84,11 @@ class WatchManager:
         new_secret: Callable[[], str] | None = None,
     ) -> None:
         self.store = opstore
+        self.watches = WatchRepository(opstore)
         self.connections = ConnectionRepository(opstore, cipher)
         self.providers = providers
         self.public_url = settings.public_url.rstrip("/")
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or now_utc
         self.google_ttl = google_ttl
         self.graph_lifetime = graph_lifetime
         self.overlap = overlap
@@ -128,19 +108,10 @@ class WatchManager:
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, watch_id: str) -> Watch | None:
-        row = self.store.query_one("SELECT * FROM watches WHERE watch_id = ?", (watch_id,))
-        return _watch(row) if row else None
+        return self.watches.get(watch_id)
 
     def list(self, connection_id: str | None = None, states: tuple[str, ...] | None = None) -> list[Watch]:
-        sql, params = "SELECT * FROM watches WHERE 1 = 1", []
-        if connection_id is not None:
-            sql += " AND connection_id = ?"
-            params.append(connection_id)
-        if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            params.extend(states)
-        rows = self.store.query(sql + " ORDER BY connection_id, calendar_id, created_at", tuple(params))
-        return [_watch(r) for r in rows]
+        return self.watches.list(connection_id, states)
 
     # --- creating ----------------------------------------------------------------------------
     def ensure(self, connection_id: str, now: datetime | None = None) -> list[WatchOutcome]:
@@ -197,30 +168,18 @@ class WatchManager:
     def _insert(
         self, connection: Connection, calendar_id: str, info: WatchInfo, secret: str, now: datetime
     ) -> None:
-        stamp = _iso(now)
-        with self.store.transaction() as conn:
-            conn.execute(
-                """INSERT INTO watches (watch_id, connection_id, calendar_id, provider, resource_id,
-                       secret_sha256, expires_at, state, created_at, updated_at, tenant_id, owner_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)
-                   ON CONFLICT (watch_id) DO UPDATE SET resource_id = excluded.resource_id,
-                       secret_sha256 = excluded.secret_sha256, expires_at = excluded.expires_at,
-                       state = 'active', last_error = NULL, updated_at = excluded.updated_at,
-                       tenant_id = excluded.tenant_id, owner_id = excluded.owner_id""",
-                (
-                    info.watch_id,
-                    connection.connection_id,
-                    calendar_id,
-                    connection.provider,
-                    info.resource_id,
-                    secret_digest(secret),
-                    _iso(info.expires_at),
-                    stamp,
-                    stamp,
-                    info.tenant_id,
-                    info.owner_id,
-                ),
-            )
+        self.watches.save_active(
+            watch_id=info.watch_id,
+            connection_id=connection.connection_id,
+            calendar_id=calendar_id,
+            provider=connection.provider,
+            resource_id=info.resource_id,
+            secret_sha256=secret_digest(secret),
+            expires_at=info.expires_at,
+            tenant_id=info.tenant_id,
+            owner_id=info.owner_id,
+            now=now,
+        )
 
     # --- renewing ----------------------------------------------------------------------------
     def renew_due(
@@ -231,19 +190,9 @@ class WatchManager:
         the next run's overlap step."""
         now = now or self.clock()
         outcomes = self._end_overlaps(now)
-        due = self.store.query(
-            """SELECT w.* FROM watches w
-               JOIN connections c ON c.connection_id = w.connection_id
-               WHERE w.state = 'active' AND w.expires_at <= ?
-                 AND c.status IN ('connected', 'syncing', 'error')
-                 AND w.created_at = (SELECT max(created_at) FROM watches x WHERE x.state = 'active'
-                                     AND x.connection_id = w.connection_id AND x.calendar_id = w.calendar_id)
-               ORDER BY w.connection_id""",
-            (_iso(now + within),),
-        )
         by_connection: dict[str, list[Watch]] = {}
-        for row in due:
-            by_connection.setdefault(row["connection_id"], []).append(_watch(row))
+        for watch in self.watches.due_for_renewal(now + within):
+            by_connection.setdefault(watch.connection_id, []).append(watch)
         for connection_id, watches in by_connection.items():
             connection = self.connections.get(connection_id)
             if connection is None:
@@ -262,7 +211,7 @@ class WatchManager:
         self, connection: Connection, session: ProviderSession, watch: Watch, now: datetime
     ) -> WatchOutcome:
         secret = self.new_secret()
-        current = WatchInfo(watch.watch_id, watch.resource_id, datetime.fromisoformat(watch.expires_at))
+        current = WatchInfo(watch.watch_id, watch.resource_id, _expiry(watch))
         try:
             info = session.renew_watch(
                 watch.calendar_id,
@@ -277,17 +226,10 @@ class WatchManager:
             self._note_error([watch.watch_id], outcome.error or "")
             return outcome
         if info.watch_id == watch.watch_id:  # Graph PATCH: same subscription, same secret
-            with self.store.transaction() as conn:
-                # A subscription created before its tenant and owner were recorded gets them now.
-                conn.execute(
-                    """UPDATE watches SET expires_at = ?, last_error = NULL, updated_at = ?,
-                           tenant_id = COALESCE(tenant_id, ?), owner_id = COALESCE(owner_id, ?)
-                       WHERE watch_id = ?""",
-                    (_iso(info.expires_at), _iso(now), info.tenant_id, info.owner_id, watch.watch_id),
-                )
+            self.watches.extend(watch.watch_id, info.expires_at, info.tenant_id, info.owner_id, now)
             return WatchOutcome(connection.connection_id, watch.calendar_id, "renewed", watch.watch_id)
         self._insert(connection, watch.calendar_id, info, secret, now)
-        if watch.provider == "microsoft" or datetime.fromisoformat(watch.expires_at) <= now:
+        if watch.provider == "microsoft" or _expiry(watch) <= now:
             # Graph recreated a subscription it had lost, or the old channel is dead anyway.
             self._set_state([watch.watch_id], "stopped", "replaced")
         # Otherwise (Google) the old channel keeps delivering until the overlap ends.
@@ -295,14 +237,7 @@ class WatchManager:
 
     def _end_overlaps(self, now: datetime) -> list[WatchOutcome]:
         """Stop older active watches of a calendar once its newest one is `overlap` old."""
-        rows = self.store.query(
-            """SELECT w.* FROM watches w
-               WHERE w.state = 'active' AND EXISTS (
-                   SELECT 1 FROM watches n WHERE n.state = 'active' AND n.connection_id = w.connection_id
-                   AND n.calendar_id = w.calendar_id AND n.created_at > w.created_at AND n.created_at <= ?)""",
-            (_iso(now - self.overlap),),
-        )
-        retired = [_watch(r) for r in rows]
+        retired = self.watches.overlapped(now - self.overlap)
         if not retired:
             return []
         self._set_state([w.watch_id for w in retired], "stopping")
@@ -358,11 +293,7 @@ class WatchManager:
     def stop_connection(self, connection_id: str, now: datetime | None = None) -> int:
         """Mark the connection's watches `stopping` and try to stop each; returns how many are left."""
         now = now or self.clock()
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE watches SET state = 'stopping', updated_at = ? WHERE connection_id = ? AND state = 'active'",
-                (_iso(now), connection_id),
-            )
+        self.watches.mark_connection_stopping(connection_id, now)
         self._stop_all(self.list(connection_id, ("stopping",)), now)
         return len(self.list(connection_id, ("stopping",)))
 
@@ -389,7 +320,7 @@ class WatchManager:
         return outcomes
 
     def _stop(self, watch: Watch, session: ProviderSession | Exception, now: datetime) -> WatchOutcome:
-        expired = datetime.fromisoformat(watch.expires_at) <= now
+        expired = _expiry(watch) <= now
         if isinstance(session, Exception):
             # Without a token the watch cannot be stopped; it dies at its expiry on its own.
             note = f"not stopped ({session}); it expires at {watch.expires_at}"
@@ -406,12 +337,7 @@ class WatchManager:
                 self._set_state([watch.watch_id], "stopped", "expired before it could be stopped")
                 return WatchOutcome(watch.connection_id, watch.calendar_id, "stopped", watch.watch_id)
             error = f"stopping failed: {_one_line(exc)}"
-            with self.store.transaction() as conn:
-                conn.execute(
-                    """UPDATE watches SET stop_attempts = stop_attempts + 1, last_error = ?, updated_at = ?
-                       WHERE watch_id = ?""",
-                    (error, _iso(now), watch.watch_id),
-                )
+            self.watches.record_stop_failure(watch.watch_id, error, now)
             log.warning("watch %s: %s", watch.watch_id, error)
             return WatchOutcome(watch.connection_id, watch.calendar_id, "failed", watch.watch_id, error)
         self._set_state([watch.watch_id], "stopped")
@@ -420,11 +346,7 @@ class WatchManager:
 
     # --- plumbing ----------------------------------------------------------------------------
     def _live(self, connection_id: str, now: datetime) -> list[Watch]:
-        rows = self.store.query(
-            "SELECT * FROM watches WHERE connection_id = ? AND state = 'active' AND expires_at > ?",
-            (connection_id, _iso(now)),
-        )
-        return [_watch(r) for r in rows]
+        return self.watches.live(connection_id, now)
 
     def _session(self, connection: Connection) -> ProviderSession:
         provider = self.providers.get(connection.provider)
@@ -457,33 +379,14 @@ class WatchManager:
         return [WatchOutcome(w.connection_id, w.calendar_id, "failed", w.watch_id, error) for w in watches]
 
     def _note_error(self, watch_ids: list[str], error: str) -> None:
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "UPDATE watches SET last_error = ?, updated_at = ? WHERE watch_id = ?",
-                [(error, _iso(self.clock()), w) for w in watch_ids],
-            )
+        self.watches.note_error(watch_ids, error, self.clock())
 
     def _set_state(self, watch_ids: list[str], state: str, note: str | None = None) -> None:
-        with self.store.transaction() as conn:
-            conn.executemany(
-                "UPDATE watches SET state = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE watch_id = ?",
-                [(state, note, _iso(self.clock()), w) for w in watch_ids],
-            )
+        self.watches.set_state(watch_ids, state, note, self.clock())
 
 
-def _watch(row) -> Watch:
-    return Watch(
-        watch_id=row["watch_id"],
-        connection_id=row["connection_id"],
-        calendar_id=row["calendar_id"],
-        provider=row["provider"],
-        resource_id=row["resource_id"],
-        expires_at=row["expires_at"],
-        state=row["state"],
-        stop_attempts=row["stop_attempts"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-    )
+def _expiry(watch: Watch) -> datetime:
+    return parse_utc(watch.expires_at)  # type: ignore[return-value]  # always stored
 
 
 def _one_line(exc: Exception) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from smvue_core.opstore.connections import SYNCABLE
+from smvue_core.opstore.connections import syncable_connections
 from smvue_core.providers.base import CalendarProvider
 from smvue_core.settings import Settings
 from smvue_core.sync.planning import describe_many
@@ -48,11 +48,7 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
     def reconcile_schedule(
         context: dg.ScheduleEvaluationContext, opstore: OperationalStoreResource
     ) -> dg.RunRequest | dg.SkipReason:
-        rows = opstore.store.query(
-            "SELECT connection_id, provider FROM connections "
-            "WHERE secret IS NOT NULL AND status IN (SELECT value FROM json_each(?)) ORDER BY connection_id",
-            (_json(SYNCABLE),),
-        )
+        rows = syncable_connections(opstore.store)
         if not rows:
             return dg.SkipReason("no connection can sync (none connected, or all need reconnecting)")
         scheduled = context.scheduled_execution_time or datetime.now(UTC)
@@ -62,8 +58,10 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
             run_config=sync_run_config(EVERYTHING),
             tags={
                 "smvue/trigger": "reconcile",
-                "smvue/provider": ",".join(sorted({r["provider"] for r in rows})),
-                "smvue/connection": describe_many([r["connection_id"] for r in rows], "connections"),
+                "smvue/provider": ",".join(sorted({provider for _, provider in rows})),
+                "smvue/connection": describe_many(
+                    [connection_id for connection_id, _ in rows], "connections"
+                ),
             },
         )
 
@@ -123,12 +121,6 @@ def build_watch_renewal_schedule(cron_schedule: str | None = None) -> dg.Schedul
         return dg.RunRequest(run_key=f"renew-{scheduled.astimezone(UTC):%Y%m%dT%H%M}")
 
     return watch_renewal_schedule
-
-
-def _json(values) -> str:
-    import json
-
-    return json.dumps(list(values))
 
 
 reconcile_schedule = build_reconcile_schedule()

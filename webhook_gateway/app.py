@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from smvue_core.clock import Clock, now_utc
 from smvue_core.providers.base import CalendarProvider
 from smvue_core.settings import Settings
 from webhook_gateway.errors import install_error_handlers
@@ -27,7 +28,6 @@ from webhook_gateway.limits import GatewayLimits, RequestLimits
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
 from webhook_gateway.routers import connections, health, meetings, oauth, team, webhooks
 from webhook_gateway.services import GatewayServices
-from webhook_gateway.workers import Clock, utc_now
 from webhook_gateway.writeback_worker import register_writeback
 
 # Included after the provider webhooks, which `create_app` puts first and directly on the app: the
@@ -44,7 +44,7 @@ def create_app(
     *,
     services: GatewayServices | None = None,
     providers: Mapping[str, CalendarProvider] | None = None,
-    clock: Clock = utc_now,
+    clock: Clock = now_utc,
     maintenance_interval: float = 60.0,
     start_workers: bool = True,
     watch_options: dict[str, Any] | None = None,

@@ -27,8 +27,17 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from smvue_core.opstore.db import BUMP_COUNTER_SQL, OpStore, utc_now_iso
-from smvue_core.opstore.notices import advance_message_numbers, lookup_watch
+from smvue_core.clock import now_iso
+from smvue_core.opstore.db import OpStore, bump_counters
+from smvue_core.opstore.notices import (
+    advance_message_numbers,
+    begin_group,
+    commit_group,
+    data_version,
+    lookup_watch,
+    open_intake_connection,
+    rollback_group,
+)
 from smvue_core.opstore.queue import insert_rows
 from webhook_gateway.notifications import GoogleNotice, GraphNotice, Verdict, verify_google, verify_graph
 from webhook_gateway.rejection_log import RejectionLog, printable
@@ -131,28 +140,22 @@ class NotificationIntake:
     def _connection(self) -> sqlite3.Connection:
         writer = self._writer
         if writer.conn is None:
-            conn = self._store.connection()
-            conn.row_factory = None  # plain tuples: this connection belongs to the intake alone
-            # Checkpoints run on the maintenance thread (`checkpoint`, every second): copying the WAL
-            # must not stall the loop. The far-off automatic one is only a backstop for an app run
-            # without its workers.
-            conn.execute("PRAGMA wal_autocheckpoint = 20000")
-            writer.conn = conn
+            writer.conn = open_intake_connection(self._store)
         return writer.conn
 
     def _commit(self, jobs) -> list[list[Verdict]]:
         conn = self._connection()
         writer = self._writer
-        conn.execute("BEGIN IMMEDIATE")
+        begin_group(conn)
         try:
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            version = data_version(conn)
             if version != writer.data_version:
                 writer.cache.clear()
                 writer.data_version = version
             rows, counters, results = [], Counter(), []
             numbers: dict[str, int] = {}  # Google channel → the message number it reached here
             accepted, cache = writer.accepted, writer.cache
-            received_at = utc_now_iso()
+            received_at = now_iso()
             for kind, notices, _ in jobs:
                 if kind == "count":
                     counters[notices] += 1
@@ -204,11 +207,10 @@ class NotificationIntake:
             if flush_accepted:
                 counters.update({f"webhook_accepted_{kind}": n for kind, n in accepted.items()})
             if counters:
-                conn.executemany(BUMP_COUNTER_SQL, counters.items())
-            conn.execute("COMMIT")
+                bump_counters(conn, counters.items())
+            commit_group(conn)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            rollback_group(conn)
             writer.cache.clear()  # it may hold message numbers that were never committed
             raise
         if flush_accepted:
@@ -229,4 +231,4 @@ class NotificationIntake:
     # --- maintenance (off the loop) ----------------------------------------------------------
     def checkpoint(self) -> None:
         """Copy the WAL into the database (PASSIVE: never blocks writers or readers)."""
-        self._checkpointer.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._checkpointer.checkpoint()

@@ -14,9 +14,10 @@ exist. The counters keep the reasons apart for the operator.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
+
+from smvue_core.security.watch_secrets import secret_digest
 
 GOOGLE_STATES = frozenset({"sync", "exists", "not_exists"})
 GRAPH_CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
@@ -72,10 +73,6 @@ class Verdict:
     message_number: int | None = None  # Google: to record as the channel's latest, once committed
 
 
-def digest(value: str | bytes) -> str:
-    return hashlib.sha256(value.encode() if isinstance(value, str) else value).hexdigest()
-
-
 def parse_google_headers(raw_headers: list[tuple[bytes, bytes]]) -> GoogleNotice | None:
     """The notice carried by a Google push's headers (ASGI lowercases names); None when malformed."""
     headers = dict(raw_headers)  # one pass in C; a repeated header keeps its last value
@@ -101,7 +98,7 @@ def parse_google_headers(raw_headers: list[tuple[bytes, bytes]]) -> GoogleNotice
         channel.decode("latin-1"),
         resource.decode("latin-1"),
         state_text,
-        hashlib.sha256(token).hexdigest() if token else None,
+        secret_digest(token) if token else None,
         int(number),
     )
 

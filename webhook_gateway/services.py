@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
+from smvue_core.clock import Clock, now_utc
 from smvue_core.connect import ConnectError, ConnectService
 from smvue_core.opstore import OpStore
 from smvue_core.opstore.connections import Connection, ConnectionRepository
@@ -28,6 +29,7 @@ from smvue_core.opstore.roster import RosterRepository
 from smvue_core.providers.base import AuthStart, CalendarProvider
 from smvue_core.providers.factory import calendar_providers
 from smvue_core.security.cipher import TokenCipher
+from smvue_core.security.watch_secrets import secret_digest
 from smvue_core.settings import Settings
 from smvue_core.watches import WatchManager
 from webhook_gateway.errors import ApiError, Conflict, NotFound, Unavailable, describe_validation_error
@@ -46,9 +48,9 @@ from webhook_gateway.models.connections import (
 from webhook_gateway.models.health import Health
 from webhook_gateway.models.team import ManagerIn, ManagerOut, TeamMemberIn, TeamMemberOut
 from webhook_gateway.models.webhooks import GraphLifecycleBatch, GraphNotificationBatch
-from webhook_gateway.notifications import GraphNotice, Verdict, digest, parse_google_headers
+from webhook_gateway.notifications import GraphNotice, Verdict, parse_google_headers
 from webhook_gateway.rejection_log import printable
-from webhook_gateway.workers import Clock, WorkerRegistry, utc_now
+from webhook_gateway.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ class GatewayServices:
         settings: Settings,
         *,
         providers: Mapping[str, CalendarProvider] | None = None,
-        clock: Clock = utc_now,
+        clock: Clock = now_utc,
         maintenance_interval: float = 60.0,
         watch_options: dict[str, Any] | None = None,
     ) -> GatewayServices:
@@ -390,7 +392,7 @@ class WebhookService:
             notices = [
                 GraphNotice(
                     item.subscriptionId,
-                    digest(item.clientState) if item.clientState else None,
+                    secret_digest(item.clientState) if item.clientState else None,
                     getattr(item, "changeType", None),
                     getattr(item, "lifecycleEvent", None),
                     item.tenantId,

@@ -16,15 +16,11 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+
+from smvue_core.clock import Clock, now_utc
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PeriodicWorker:
@@ -150,7 +146,7 @@ class TaskQueue:
 class WorkerRegistry:
     """The gateway's background workers: started with the app, stopped with it."""
 
-    def __init__(self, clock: Clock = utc_now) -> None:
+    def __init__(self, clock: Clock = now_utc) -> None:
         self.clock = clock
         self.periodic: dict[str, PeriodicWorker] = {}
         self.tasks = TaskQueue()

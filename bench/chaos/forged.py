@@ -32,7 +32,7 @@ def seed_watches(home: Path, key: str, count: int) -> tuple[list, list]:
     from smvue_core.opstore import OpStore
     from smvue_core.opstore.connections import ConnectionRepository
     from smvue_core.security.cipher import TokenCipher
-    from smvue_core.watches import secret_digest
+    from smvue_core.security.watch_secrets import secret_digest
 
     store = OpStore(home / "operational.sqlite")
     repo = ConnectionRepository(store, TokenCipher(key))

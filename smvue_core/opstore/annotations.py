@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from smvue_core.clock import iso_utc, now_utc
 from smvue_core.opstore.db import OpStore
-from smvue_core.opstore.outbox import iso
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class AnnotationRepository:
             f"INSERT INTO annotations (one_on_one_id, {column}, updated_at) VALUES (?, ?, ?) "
             f"ON CONFLICT (one_on_one_id) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
         )
-        params = (one_on_one_id, value, iso(now or datetime.now(UTC)))
+        params = (one_on_one_id, value, iso_utc(now or now_utc()))
         if conn is not None:
             conn.execute(sql, params)
             return self.get(one_on_one_id, conn)  # type: ignore[return-value]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from smvue_core.opstore.db import OpStore, utc_now_iso
+from smvue_core.clock import now_iso
+from smvue_core.opstore.db import OpStore
 from smvue_core.providers.base import CalendarInfo
 from smvue_core.security.cipher import TokenCipher
 
@@ -69,6 +70,17 @@ def _row_to_connection(row) -> Connection:
     )
 
 
+def syncable_connections(store: OpStore) -> list[tuple[str, str]]:
+    """(connection_id, provider) of every connection a sync can use: syncable, credentials kept.
+    Needs no key: nothing here is decrypted (the reconcile schedule asks every hour)."""
+    rows = store.query(
+        "SELECT connection_id, provider FROM connections "
+        "WHERE secret IS NOT NULL AND status IN (SELECT value FROM json_each(?)) ORDER BY connection_id",
+        (_json_list(set(SYNCABLE)),),
+    )
+    return [(row["connection_id"], row["provider"]) for row in rows]
+
+
 class ConnectionRepository:
     def __init__(self, store: OpStore, cipher: TokenCipher) -> None:
         self.store = store
@@ -90,7 +102,7 @@ class ConnectionRepository:
         raises `AccountMismatch` and changes nothing (checked in the same transaction as the
         write, so two racing callbacks cannot swap it either).
         """
-        now = utc_now_iso()
+        now = now_iso()
         secret = self.cipher.encrypt(credentials)
         with self.store.transaction() as conn:
             row = conn.execute(
@@ -145,12 +157,27 @@ class ConnectionRepository:
             rows = self.store.query("SELECT * FROM connections ORDER BY created_at")
         return [_row_to_connection(r) for r in rows]
 
+    @staticmethod
+    def write_target(conn: sqlite3.Connection, manager_id: str) -> tuple[str, str] | None:
+        """The (connection, calendar) a manager's SMVue meetings are written to, inside the caller's
+        transaction: a syncable connection with credentials, connected first, its primary calendar first."""
+        marks = ",".join("?" * len(SYNCABLE))
+        row = conn.execute(
+            f"""SELECT c.connection_id, cal.calendar_id FROM connections c
+                JOIN calendars cal ON cal.connection_id = c.connection_id
+                WHERE c.manager_id = ? AND c.status IN ({marks}) AND c.secret IS NOT NULL
+                ORDER BY c.status = 'connected' DESC, cal.is_primary DESC, cal.is_selected DESC, c.created_at
+                LIMIT 1""",
+            (manager_id, *SYNCABLE),
+        ).fetchone()
+        return None if row is None else (row["connection_id"], row["calendar_id"])
+
     def set_status(
         self, connection_id: str, status: str, error: str | None = None, synced: bool = False
     ) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown connection status {status!r}")
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             # A disconnected connection stays disconnected whatever a late sync reports.
             conn.execute(
@@ -166,7 +193,7 @@ class ConnectionRepository:
         The encrypted credentials stay for now: stopping the connection's watches needs them
         (`forget_credentials` removes them once that is done). None when the id is unknown.
         """
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             conn.execute(
                 """UPDATE connections SET status = 'disconnected', disconnected_at = COALESCE(
@@ -193,7 +220,7 @@ class ConnectionRepository:
                        last_error = CASE WHEN ? IS NOT NULL THEN ?
                                          WHEN revoke_state = 'pending' THEN NULL ELSE last_error END
                    WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
-                (utc_now_iso(), revoke_state, revoke_error, note, note, connection_id),
+                (now_iso(), revoke_state, revoke_error, note, note, connection_id),
             )
             return cur.rowcount > 0
 
@@ -205,7 +232,7 @@ class ConnectionRepository:
                 """UPDATE connections SET revoke_state = 'pending', revoke_attempts = revoke_attempts + 1,
                        revoke_error = ?, last_error = ?, updated_at = ?
                    WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
-                (error, f"token revoke pending: {error}", utc_now_iso(), connection_id),
+                (error, f"token revoke pending: {error}", now_iso(), connection_id),
             )
             row = conn.execute(
                 "SELECT revoke_attempts FROM connections WHERE connection_id = ?", (connection_id,)
@@ -224,7 +251,7 @@ class ConnectionRepository:
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE connections SET last_error = ?, updated_at = ? WHERE connection_id = ?",
-                (error, utc_now_iso(), connection_id),
+                (error, now_iso(), connection_id),
             )
 
     def disconnect(self, connection_id: str) -> None:
@@ -232,7 +259,7 @@ class ConnectionRepository:
 
         The gateway disconnects through `ConnectService.disconnect`, which stops the watches first.
         """
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             conn.execute(
                 """UPDATE connections SET status = 'disconnected', secret = NULL, disconnected_at = ?,
@@ -253,7 +280,7 @@ class ConnectionRepository:
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE connections SET secret = ?, updated_at = ? WHERE connection_id = ? AND secret IS NOT NULL",
-                (secret, utc_now_iso(), connection_id),
+                (secret, now_iso(), connection_id),
             )
 
     def rotate_secrets(self) -> int:
@@ -279,7 +306,7 @@ class ConnectionRepository:
         self, connection_id: str, calendars: list[CalendarInfo], selected: set[str] | None = None
     ) -> None:
         """Record the account's calendars; the primary one is selected by default (F3)."""
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             for cal in calendars:
                 is_selected = cal.is_primary if selected is None else cal.calendar_id in selected
@@ -312,7 +339,7 @@ class ConnectionRepository:
     def forget_calendar(self, connection_id: str, calendar_id: str) -> None:
         """The provider deleted the calendar: stop syncing it, and hand its watches to the watch
         maintenance (the gateway's worker stops every watch left `stopping`)."""
-        now = datetime.now(UTC).isoformat(timespec="microseconds")  # the watches table's format
+        now = now_iso()
         with self.store.transaction() as conn:
             conn.execute(
                 "DELETE FROM calendars WHERE connection_id = ? AND calendar_id = ?",

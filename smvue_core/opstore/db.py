@@ -6,24 +6,22 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 from smvue_core.security.files import PRIVATE_FILE_MODE, private_dir
 
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-# Shared with writers that batch their own transaction (the gateway's notification intake).
-BUMP_COUNTER_SQL = (
+_BUMP_COUNTER_SQL = (
     "INSERT INTO counters(name, value) VALUES (?, ?) "
     "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"
 )
+
+
+def bump_counters(conn: sqlite3.Connection, counts: Iterable[tuple[str, int]]) -> None:
+    """Add to counters inside the caller's transaction (writers that batch their own: the intake)."""
+    conn.executemany(_BUMP_COUNTER_SQL, counts)
 
 
 # Columns added after a table first shipped: CREATE TABLE IF NOT EXISTS leaves older files without
@@ -124,7 +122,11 @@ class OpStore:
         return self.connection().execute(sql, params).fetchone()
 
     def bump_counter(self, name: str, by: int = 1) -> None:
-        self.connection().execute(BUMP_COUNTER_SQL, (name, by))
+        self.connection().execute(_BUMP_COUNTER_SQL, (name, by))
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database (PASSIVE: never blocks writers or readers)."""
+        self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def check_writable(self) -> None:
         """Raises unless the store would take a write, without taking the write lock (a readiness

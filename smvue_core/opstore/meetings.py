@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smvue_core.clock import iso_utc, parse_utc
 from smvue_core.opstore.db import OpStore
-from smvue_core.opstore.outbox import Outbox, iso, parse_iso
+from smvue_core.opstore.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def _meeting(row: sqlite3.Row) -> Meeting:
         calendar_id=row["calendar_id"],
         title=row["title"],
         meeting_type=row["meeting_type"],
-        start_at=parse_iso(row["start_at"]),  # type: ignore[arg-type]
-        end_at=parse_iso(row["end_at"]),  # type: ignore[arg-type]
+        start_at=parse_utc(row["start_at"]),  # type: ignore[arg-type]
+        end_at=parse_utc(row["end_at"]),  # type: ignore[arg-type]
         status=row["status"],
         provider_event_id=row["provider_event_id"],
         writeback_state=row["writeback_state"],
@@ -55,7 +56,7 @@ def _meeting(row: sqlite3.Row) -> Meeting:
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        calendar_updated_at=parse_iso(row["calendar_updated_at"]),
+        calendar_updated_at=parse_utc(row["calendar_updated_at"]),
     )
 
 
@@ -106,7 +107,7 @@ class MeetingRepository:
         meeting_id: str | None = None,
     ) -> str:
         meeting_id = meeting_id or new_meeting_id()
-        stamp = iso(now)
+        stamp = iso_utc(now)
         conn.execute(
             """INSERT INTO meetings (meeting_id, manager_id, rep_id, connection_id, calendar_id, title,
                    meeting_type, start_at, end_at, status, writeback_state, version, created_at, updated_at)
@@ -119,8 +120,8 @@ class MeetingRepository:
                 calendar_id,
                 title,
                 meeting_type,
-                iso(start_at),
-                iso(end_at),
+                iso_utc(start_at),
+                iso_utc(end_at),
                 stamp,
                 stamp,
             ),
@@ -138,7 +139,7 @@ class MeetingRepository:
             """UPDATE meetings SET start_at = ?, end_at = ?, version = ?, writeback_state = 'pending',
                    writeback_error = NULL, updated_at = ?
                WHERE meeting_id = ?""",
-            (iso(start_at), iso(end_at), version, iso(now), meeting.meeting_id),
+            (iso_utc(start_at), iso_utc(end_at), version, iso_utc(now), meeting.meeting_id),
         )
         Outbox.enqueue(conn, meeting.meeting_id, "update", version, now)
         return version
@@ -150,7 +151,7 @@ class MeetingRepository:
             """UPDATE meetings SET status = 'cancelled', version = ?, writeback_state = 'pending',
                    writeback_error = NULL, updated_at = ?
                WHERE meeting_id = ?""",
-            (version, iso(now), meeting.meeting_id),
+            (version, iso_utc(now), meeting.meeting_id),
         )
         Outbox.enqueue(conn, meeting.meeting_id, "cancel", version, now)
         return version
@@ -160,7 +161,7 @@ class MeetingRepository:
         """The meeting's own type (no calendar write: the type is SMVue's, not the event's)."""
         conn.execute(
             "UPDATE meetings SET meeting_type = ?, updated_at = ? WHERE meeting_id = ?",
-            (meeting_type, iso(now), meeting_id),
+            (meeting_type, iso_utc(now), meeting_id),
         )
 
     # --- outcomes from write-back ------------------------------------------------------------
@@ -186,10 +187,10 @@ class MeetingRepository:
                WHERE meeting_id = ?""",
             (
                 event_id,
-                *(3 * [iso(calendar_updated_at) if calendar_updated_at else None]),
+                *(3 * [iso_utc(calendar_updated_at) if calendar_updated_at else None]),
                 version,
                 version,
-                iso(now),
+                iso_utc(now),
                 meeting_id,
             ),
         )
@@ -201,7 +202,7 @@ class MeetingRepository:
         conn.execute(
             """UPDATE meetings SET writeback_state = 'failed', writeback_error = ?, updated_at = ?
                WHERE meeting_id = ? AND version = ?""",
-            (error, iso(now), meeting_id, version),
+            (error, iso_utc(now), meeting_id, version),
         )
 
     # --- changes from the calendar (meeting_backflow) ----------------------------------------
@@ -231,11 +232,11 @@ class MeetingRepository:
                        version = version + 1, updated_at = ?
                    WHERE meeting_id = ?""",
                 (
-                    iso(start_at) if start_at else None,
-                    iso(end_at) if end_at else None,
+                    iso_utc(start_at) if start_at else None,
+                    iso_utc(end_at) if end_at else None,
                     int(cancelled),
-                    iso(calendar_updated_at) if calendar_updated_at else None,
-                    iso(now),
+                    iso_utc(calendar_updated_at) if calendar_updated_at else None,
+                    iso_utc(now),
                     meeting_id,
                 ),
             )
@@ -278,7 +279,7 @@ class IdempotencyKeys:
         conn.execute(
             """INSERT INTO idempotency_keys (idempotency_key, request_hash, status_code, response_json, created_at)
                VALUES (?, ?, ?, ?, ?)""",
-            (key, request_hash, status_code, response_json, iso(now)),
+            (key, request_hash, status_code, response_json, iso_utc(now)),
         )
 
     @classmethod
@@ -286,6 +287,6 @@ class IdempotencyKeys:
         """Delete the keys older than `RETENTION`; returns how many went."""
         with store.transaction() as conn:
             gone = conn.execute(
-                "DELETE FROM idempotency_keys WHERE created_at < ?", (iso(now - cls.RETENTION),)
+                "DELETE FROM idempotency_keys WHERE created_at < ?", (iso_utc(now - cls.RETENTION),)
             )
             return gone.rowcount

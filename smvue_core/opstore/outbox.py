@@ -9,23 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from smvue_core.clock import iso_utc, parse_utc
 from smvue_core.opstore.db import OpStore
 
 ACTIONS = ("create", "update", "cancel")
 FINAL_STATES = ("done", "failed", "refused", "superseded")
-
-
-def iso(value: datetime) -> str:
-    """Fixed-width ISO-8601 UTC, so stored times compare correctly as text in SQL."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: every stored time is timezone-aware UTC")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(UTC) if value else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,7 @@ class Outbox:
         """Queue a change; any older pending row of the meeting is superseded by it."""
         if action not in ACTIONS:
             raise ValueError(f"unknown outbox action {action!r}")
-        stamp = iso(now)
+        stamp = iso_utc(now)
         conn.execute(
             "UPDATE outbox SET state = 'superseded', updated_at = ? WHERE meeting_id = ? AND state = 'pending'",
             (stamp, meeting_id),
@@ -103,7 +93,7 @@ class Outbox:
         """Take up to `limit` due rows under a lease. A row is skipped while another row of the same
         meeting is leased (a superseded row can still be in flight), so one meeting is only ever
         written by one worker at a time."""
-        stamp, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        stamp, until = iso_utc(now), iso_utc(now + timedelta(seconds=lease_seconds))
         claims = []
         # Idle polls read without taking the write lock: the webhook intake shares this SQLite file
         # and must never wait behind a worker that has nothing to do.
@@ -158,7 +148,7 @@ class Outbox:
             """UPDATE outbox SET state = CASE WHEN state = 'pending' THEN ? ELSE state END, last_error = ?,
                    lease_owner = NULL, lease_until = NULL, updated_at = ?
                WHERE outbox_id = ? AND lease_owner = ?""",
-            (state, error, iso(now), outbox_id, owner),
+            (state, error, iso_utc(now), outbox_id, owner),
         )
         return cur.rowcount == 1
 
@@ -170,7 +160,7 @@ class Outbox:
             """UPDATE outbox SET last_error = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
                    updated_at = ?
                WHERE outbox_id = ? AND lease_owner = ?""",
-            (error, iso(at), iso(now), outbox_id, owner),
+            (error, iso_utc(at), iso_utc(now), outbox_id, owner),
         )
         return cur.rowcount == 1
 
@@ -195,4 +185,4 @@ class Outbox:
             """SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) AS due
                FROM outbox WHERE state = 'pending'"""
         )
-        return parse_iso(row["due"]) if row and row["due"] else None
+        return parse_utc(row["due"]) if row and row["due"] else None

@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from smvue_core.clock import now_iso
 from smvue_core.opstore.connections import SYNCABLE
-from smvue_core.opstore.db import OpStore, utc_now_iso
+from smvue_core.opstore.db import OpStore
 
 INSERT_SQL = "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)"
 
@@ -56,12 +57,12 @@ class ChangeQueue:
         self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False
     ) -> int:
         conn = self.store.connection()
-        cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full_sync), utc_now_iso()))
+        cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full_sync), now_iso()))
         return int(cur.lastrowid)
 
     def enqueue_many(self, items: Iterable[tuple[str, str | None, str, bool]]) -> list[int]:
         """One transaction for a batch (a Graph POST carries several notifications)."""
-        now = utc_now_iso()
+        now = now_iso()
         ids = []
         with self.store.transaction() as conn:
             for connection_id, calendar_id, reason, full in items:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from smvue_core.clock import iso_utc, now_utc, parse_utc
 from smvue_core.opstore.db import OpStore
-from smvue_core.opstore.outbox import iso, parse_iso
 
 OPEN_STATES = ("scheduled", "failed")
 # Columns added after the first release of the table; older stores get them on first use.
@@ -55,17 +55,17 @@ def _reminder(row: sqlite3.Row) -> Reminder:
         one_on_one_id=row["one_on_one_id"],
         manager_id=row["manager_id"],
         rep_id=row["rep_id"],
-        meeting_start_at=parse_iso(row["meeting_start_at"]),  # type: ignore[arg-type]
-        remind_at=parse_iso(row["remind_at"]),  # type: ignore[arg-type]
+        meeting_start_at=parse_utc(row["meeting_start_at"]),  # type: ignore[arg-type]
+        remind_at=parse_utc(row["remind_at"]),  # type: ignore[arg-type]
         state=row["state"],
         attempts=row["attempts"],
-        next_attempt_at=parse_iso(row["next_attempt_at"]),
-        sent_at=parse_iso(row["sent_at"]),
+        next_attempt_at=parse_utc(row["next_attempt_at"]),
+        sent_at=parse_utc(row["sent_at"]),
         last_error=row["last_error"],
         state_reason=row["state_reason"],
         payload=row["payload"],
         lease_owner=row["lease_owner"],
-        lease_until=parse_iso(row["lease_until"]),
+        lease_until=parse_utc(row["lease_until"]),
     )
 
 
@@ -109,7 +109,7 @@ class ReminderRepository:
                 """INSERT INTO reminder_settings (manager_id, lead_minutes, updated_at) VALUES (?, ?, ?)
                    ON CONFLICT (manager_id) DO UPDATE SET lead_minutes = excluded.lead_minutes,
                        updated_at = excluded.updated_at""",
-                (manager_id, minutes, iso(now or datetime.now(UTC))),
+                (manager_id, minutes, iso_utc(now or now_utc())),
             )
 
     def clear_lead_time(self, manager_id: str) -> None:
@@ -138,12 +138,12 @@ class ReminderRepository:
         """What planning must see: every reminder of a meeting after `since`, and every open one."""
         rows = conn.execute(
             "SELECT * FROM prep_reminders WHERE meeting_start_at >= ? OR state = 'scheduled'",
-            (iso(since),),
+            (iso_utc(since),),
         )
         return [_reminder(r) for r in rows]
 
     def due_summary(self, now: datetime) -> DueSummary:
-        stamp = iso(now)
+        stamp = iso_utc(now)
         due, oldest = self.store.query_one(
             f"""SELECT count(*), min(remind_at) FROM prep_reminders WHERE {_DUE}""", {"now": stamp}
         )
@@ -155,9 +155,9 @@ class ReminderRepository:
         scheduled = self.store.query_one("SELECT count(*) FROM prep_reminders WHERE state = 'scheduled'")[0]
         return DueSummary(
             due=due,
-            oldest_due_at=parse_iso(oldest),
+            oldest_due_at=parse_utc(oldest),
             next_reminder_id=upcoming["reminder_id"] if upcoming else None,
-            next_remind_at=parse_iso(upcoming["remind_at"]) if upcoming else None,
+            next_remind_at=parse_utc(upcoming["remind_at"]) if upcoming else None,
             scheduled=scheduled,
         )
 
@@ -184,11 +184,11 @@ class ReminderRepository:
                 one_on_one_id,
                 manager_id,
                 rep_id,
-                iso(meeting_start_at),
-                iso(remind_at),
+                iso_utc(meeting_start_at),
+                iso_utc(remind_at),
                 payload,
-                iso(now),
-                iso(now),
+                iso_utc(now),
+                iso_utc(now),
             ),
         )
         return cursor.rowcount > 0
@@ -213,11 +213,11 @@ class ReminderRepository:
                    last_error = CASE WHEN :reset THEN NULL ELSE last_error END
                WHERE reminder_id = :id AND state <> 'sent' AND {_NOT_LEASED}""",
             {
-                "start": iso(meeting_start_at),
-                "remind": iso(remind_at),
+                "start": iso_utc(meeting_start_at),
+                "remind": iso_utc(remind_at),
                 "payload": payload,
                 "reset": int(reset),
-                "now": iso(now),
+                "now": iso_utc(now),
                 "id": reminder_id,
             },
         )
@@ -230,7 +230,7 @@ class ReminderRepository:
         conn.execute(
             f"""UPDATE prep_reminders SET payload = :payload, updated_at = :now
                 WHERE reminder_id = :id AND state = 'scheduled' AND payload IS NOT :payload AND {_NOT_LEASED}""",
-            {"payload": payload, "now": iso(now), "id": reminder_id},
+            {"payload": payload, "now": iso_utc(now), "id": reminder_id},
         )
 
     @staticmethod
@@ -238,14 +238,14 @@ class ReminderRepository:
         cursor = conn.execute(
             f"""UPDATE prep_reminders SET state = 'withdrawn', state_reason = :reason, updated_at = :now
                 WHERE reminder_id = :id AND state = 'scheduled' AND {_NOT_LEASED}""",
-            {"reason": reason, "now": iso(now), "id": reminder_id},
+            {"reason": reason, "now": iso_utc(now), "id": reminder_id},
         )
         return cursor.rowcount > 0
 
     # --- delivery ---------------------------------------------------------------------------
     def claim_due(self, now: datetime, owner: str, lease: timedelta, limit: int = 50) -> list[Reminder]:
         """Take up to `limit` due reminders for `owner` until now + lease, in one transaction."""
-        stamp = iso(now)
+        stamp = iso_utc(now)
         with self.store.transaction() as tx:
             rows = tx.execute(
                 f"SELECT reminder_id FROM prep_reminders WHERE {_DUE} ORDER BY remind_at LIMIT :limit",
@@ -256,7 +256,7 @@ class ReminderRepository:
                 tx.execute(
                     """UPDATE prep_reminders SET lease_owner = ?, lease_until = ?, attempts = attempts + 1,
                            updated_at = ? WHERE reminder_id = ?""",
-                    (owner, iso(now + lease), stamp, reminder_id),
+                    (owner, iso_utc(now + lease), stamp, reminder_id),
                 )
             claimed = [
                 _reminder(tx.execute("SELECT * FROM prep_reminders WHERE reminder_id = ?", (i,)).fetchone())
@@ -271,7 +271,7 @@ class ReminderRepository:
                 """UPDATE prep_reminders SET state = 'sent', sent_at = ?, last_error = NULL, state_reason = NULL,
                        lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = ?
                    WHERE reminder_id = ? AND state <> 'sent'""",
-                (iso(now), iso(now), reminder_id),
+                (iso_utc(now), iso_utc(now), reminder_id),
             )
             return cursor.rowcount > 0
 
@@ -287,9 +287,9 @@ class ReminderRepository:
                        lease_owner = NULL, lease_until = NULL, updated_at = :now
                    WHERE reminder_id = :id AND state = 'scheduled' AND lease_owner = :owner""",
                 {
-                    "retry": iso(retry_at) if retry_at else None,
+                    "retry": iso_utc(retry_at) if retry_at else None,
                     "error": error[:500],
-                    "now": iso(now),
+                    "now": iso_utc(now),
                     "id": reminder_id,
                     "owner": owner,
                 },
@@ -303,7 +303,7 @@ class ReminderRepository:
                 """UPDATE prep_reminders SET lease_owner = NULL, lease_until = NULL,
                        attempts = max(attempts - 1, 0), updated_at = ?
                    WHERE reminder_id = ? AND lease_owner = ? AND state = 'scheduled'""",
-                (iso(now), reminder_id, owner),
+                (iso_utc(now), reminder_id, owner),
             )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
-from smvue_core.opstore.db import OpStore, utc_now_iso
+from smvue_core.clock import now_iso
+from smvue_core.opstore.db import OpStore
 
 
 @dataclass
@@ -29,7 +31,7 @@ class RosterRepository:
 
     def upsert_manager(self, manager_id: str, name: str, email: str) -> bool:
         """Returns True when the manager is new."""
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             existed = conn.execute("SELECT 1 FROM managers WHERE manager_id = ?", (manager_id,)).fetchone()
             conn.execute(
@@ -43,7 +45,7 @@ class RosterRepository:
     def upsert_team_member(
         self, rep_id: str, manager_id: str, name: str, email: str, start_date: str | None
     ) -> bool:
-        now = utc_now_iso()
+        now = now_iso()
         with self.store.transaction() as conn:
             existed = conn.execute("SELECT 1 FROM team_members WHERE rep_id = ?", (rep_id,)).fetchone()
             conn.execute(
@@ -72,6 +74,19 @@ class RosterRepository:
     def team_member(self, rep_id: str) -> TeamMember | None:
         row = self.store.query_one("SELECT * FROM team_members WHERE rep_id = ?", (rep_id,))
         return _member(row) if row else None
+
+    # Inside a caller's transaction (scheduling a meeting checks the people in the one it writes in).
+    @staticmethod
+    def has_manager(conn: sqlite3.Connection, manager_id: str) -> bool:
+        return (
+            conn.execute("SELECT 1 FROM managers WHERE manager_id = ?", (manager_id,)).fetchone() is not None
+        )
+
+    @staticmethod
+    def manager_of(conn: sqlite3.Connection, rep_id: str) -> str | None:
+        """The rep's manager's id; None when there is no such rep."""
+        row = conn.execute("SELECT manager_id FROM team_members WHERE rep_id = ?", (rep_id,)).fetchone()
+        return None if row is None else row["manager_id"]
 
     def team_members(self, manager_id: str | None = None) -> list[TeamMember]:
         if manager_id is None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from smvue_core.opstore.outbox import iso
+from smvue_core.clock import iso_utc
 from smvue_core.opstore.reminders import Reminder, ReminderRepository
 
 
@@ -92,8 +92,8 @@ def notification_body(reminder: Reminder) -> dict:
         "one_on_one_id": reminder.one_on_one_id,
         "manager_id": reminder.manager_id,
         "rep_id": reminder.rep_id,
-        "meeting_start_at": iso(reminder.meeting_start_at),
-        "remind_at": iso(reminder.remind_at),
+        "meeting_start_at": iso_utc(reminder.meeting_start_at),
+        "remind_at": iso_utc(reminder.remind_at),
         **{k: v for k, v in details.items() if k not in ("one_on_one_id", "manager_id", "rep_id")},
     }
 

@@ -15,43 +15,18 @@ import duckdb
 import pyarrow as pa
 
 from smvue_core.providers.base import EventRecord, Removal, SyncWindow
+from smvue_core.warehouse.schema import arrow_schema
 
-ATTENDEE_TYPE = pa.struct(
-    [
-        ("email", pa.string()),
-        ("name", pa.string()),
-        ("response_status", pa.string()),
-        ("is_organizer", pa.bool_()),
-        ("is_resource", pa.bool_()),
-    ]
-)
 TS = pa.timestamp("us", tz="UTC")
-EVENT_SCHEMA = pa.schema(
-    [
-        ("connection_id", pa.string()),
-        ("provider", pa.string()),
-        ("calendar_id", pa.string()),
-        ("calendar_name", pa.string()),
-        ("event_id", pa.string()),
-        ("ical_uid", pa.string()),
-        ("recurring_event_id", pa.string()),
-        ("original_start_at", TS),
-        ("status", pa.string()),
-        ("title", pa.string()),
-        ("start_at", TS),
-        ("end_at", TS),
-        ("is_all_day", pa.bool_()),
-        ("time_zone", pa.string()),
-        ("organizer_email", pa.string()),
-        ("attendees", pa.list_(ATTENDEE_TYPE)),
-        ("location", pa.string()),
-        ("video_link", pa.string()),
-        ("smvue_meeting_id", pa.string()),
-        ("provider_updated_at", TS),
-        ("synced_at", TS),
-    ]
-)
-COLUMNS = ", ".join(EVENT_SCHEMA.names)
+RAW_EVENTS = "raw.calendar_events"
+
+
+def event_schema() -> pa.Schema:
+    """raw.calendar_events' columns in Arrow, as rows are staged for it; the table itself is
+    declared once, in smvue_core/warehouse/schema.sql."""
+    return arrow_schema(RAW_EVENTS)
+
+
 REMOVED_SCHEMA = pa.schema(
     [
         ("connection_id", pa.string()),
@@ -88,7 +63,8 @@ def load_states(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], SyncSta
 def events_table(
     connection_id: str, provider: str, calendar_name: str, events: list[EventRecord], synced_at: datetime
 ) -> pa.Table:
-    columns: dict[str, list] = {name: [] for name in EVENT_SCHEMA.names}
+    schema = event_schema()
+    columns: dict[str, list] = {name: [] for name in schema.names}
     for e in events:
         columns["connection_id"].append(connection_id)
         columns["provider"].append(provider)
@@ -122,12 +98,12 @@ def events_table(
         columns["smvue_meeting_id"].append(e.smvue_meeting_id)
         columns["provider_updated_at"].append(e.provider_updated_at)
         columns["synced_at"].append(synced_at)
-    return pa.table(columns, schema=EVENT_SCHEMA)
+    return pa.table(columns, schema=schema)
 
 
 @dataclass
 class CalendarChanges:
-    """One calendar's fetched changes, ready to apply: rows already in Arrow (EVENT_SCHEMA)."""
+    """One calendar's fetched changes, ready to apply: rows already in Arrow (`event_schema()`)."""
 
     connection_id: str
     provider: str
@@ -176,7 +152,8 @@ def apply_batch(
             "is_full": [c.full for c in batch],
         }
     )
-    staged = pa.concat_tables([c.events for c in batch]) if batch else EVENT_SCHEMA.empty_table()
+    schema = event_schema()
+    staged = pa.concat_tables([c.events for c in batch]) if batch else schema.empty_table()
     removed = pa.table(
         {
             "connection_id": [c.connection_id for c in batch for _ in c.removals],
@@ -198,7 +175,7 @@ def apply_batch(
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT {", ".join("s." + name for name in EVENT_SCHEMA.names)}, r.event_id IS NOT NULL AS existed
+            SELECT {", ".join("s." + name for name in schema.names)}, r.event_id IS NOT NULL AS existed
             FROM staged_events s
             JOIN sync_plans p USING (connection_id, calendar_id)
             LEFT JOIN raw.calendar_events r USING (connection_id, calendar_id, event_id)
@@ -219,7 +196,8 @@ def apply_batch(
                WHERE i.existed AND r.connection_id = i.connection_id AND r.calendar_id = i.calendar_id
                  AND r.event_id = i.event_id"""
         )
-        con.execute(f"INSERT INTO raw.calendar_events ({COLUMNS}) SELECT {COLUMNS} FROM incoming")
+        columns = ", ".join(schema.names)
+        con.execute(f"INSERT INTO raw.calendar_events ({columns}) SELECT {columns} FROM incoming")
         cancelled = _apply_removals(con, now) if removed.num_rows else []
         # Only calendars synced before can hold rows the full listing did not return.
         resynced = con.execute(

@@ -11,11 +11,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 
 import duckdb
+
+from smvue_core.warehouse.schema import schema_ddl
 
 CATALOG = "warehouse"
 
@@ -53,8 +54,7 @@ def open_database(
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ddl = resources.files("smvue_core.warehouse").joinpath("schema.sql").read_text()
-    con.execute(ddl)
+    con.execute(schema_ddl())
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from importlib import resources
 
 import duckdb
 
+from smvue_core.warehouse.mirrors import APP_TABLES
+
 STATEMENT_SEPARATOR = "\n;;\n"
 REASON_CLASSES = (
     "one_on_one",
@@ -62,12 +64,10 @@ def statements() -> list[str]:
 def ensure_app_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty app.* tables where the mirror has not run yet, so a recompute never fails on a fresh
     warehouse (the mirror replaces them with the operational store's rows)."""
-    from smvue_pipeline.assets.app_tables import MIRRORS
-
     con.execute("CREATE SCHEMA IF NOT EXISTS app")
-    for name, (_, types) in MIRRORS.items():
-        columns = ", ".join(f"{column} {kind}" for column, kind in types.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS app.{name} ({columns})")
+    for table in APP_TABLES.values():
+        columns = ", ".join(f"{column} {kind}" for column, kind in table.columns.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS app.{table.name} ({columns})")
 
 
 def recompute(con: duckdb.DuckDBPyConnection, rules: OneOnOneRules, *, transaction: bool = True) -> None:
@@ -157,16 +157,3 @@ def summarize(con: duckdb.DuckDBPyConnection, as_of: datetime) -> OneOnOneSummar
         preview_columns=columns,
         preview_rows=rows,
     )
-
-
-def markdown_table(columns: list[str], rows: list[tuple]) -> str:
-    def cell(value) -> str:
-        return "" if value is None else str(value).replace("|", "/").replace("\n", " ")
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from smvue_core.clock import now_utc
 from smvue_core.opstore import OpStore
 from smvue_core.opstore.annotations import Annotation, AnnotationRepository
-from smvue_core.opstore.connections import SYNCABLE
+from smvue_core.opstore.connections import ConnectionRepository
 from smvue_core.opstore.meetings import IdempotencyKeys, Meeting, MeetingRepository
 from smvue_core.opstore.outbox import Outbox, OutboxItem
+from smvue_core.opstore.roster import RosterRepository
 
 MAX_DURATION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -109,7 +111,7 @@ class MeetingService:
         self.store = store
         self.published_path = Path(published_path) if published_path else None
         self.warehouse_key = warehouse_key
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or now_utc
         self.on_change = on_change or (lambda: None)
         self.meetings = MeetingRepository(store)
         self.annotations = AnnotationRepository(store)
@@ -222,25 +224,17 @@ class MeetingService:
     # --- helpers -----------------------------------------------------------------------------
     def _validate_people(self, conn, manager_id: str, rep_id: str) -> tuple[str, str]:
         """The manager's connection and calendar to write to; every reason not to, by field."""
-        if conn.execute("SELECT 1 FROM managers WHERE manager_id = ?", (manager_id,)).fetchone() is None:
+        if not RosterRepository.has_manager(conn, manager_id):
             raise Invalid("manager_id", f"no manager {manager_id!r}")
-        rep = conn.execute("SELECT manager_id FROM team_members WHERE rep_id = ?", (rep_id,)).fetchone()
-        if rep is None:
+        reps_manager = RosterRepository.manager_of(conn, rep_id)
+        if reps_manager is None:
             raise Invalid("rep_id", f"no rep {rep_id!r}")
-        if rep["manager_id"] != manager_id:
+        if reps_manager != manager_id:
             raise Invalid("rep_id", f"rep {rep_id!r} is not on manager {manager_id!r}'s team")
-        marks = ",".join("?" * len(SYNCABLE))
-        row = conn.execute(
-            f"""SELECT c.connection_id, cal.calendar_id FROM connections c
-                JOIN calendars cal ON cal.connection_id = c.connection_id
-                WHERE c.manager_id = ? AND c.status IN ({marks}) AND c.secret IS NOT NULL
-                ORDER BY c.status = 'connected' DESC, cal.is_primary DESC, cal.is_selected DESC, c.created_at
-                LIMIT 1""",
-            (manager_id, *SYNCABLE),
-        ).fetchone()
-        if row is None:
+        target = ConnectionRepository.write_target(conn, manager_id)
+        if target is None:
             raise Invalid("manager_id", f"manager {manager_id!r} has no connected calendar")
-        return row["connection_id"], row["calendar_id"]
+        return target
 
     def _require_own(self, meeting_id: str, verb: str) -> None:
         """An SMVue meeting, or the reason it is not (checked before any write transaction opens:

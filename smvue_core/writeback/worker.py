@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from smvue_core.clock import now_utc
 from smvue_core.opstore import OpStore
 from smvue_core.opstore.connections import ConnectionRepository
 from smvue_core.opstore.meetings import Meeting, MeetingRepository
@@ -96,7 +97,7 @@ class WritebackWorker:
         self.store = store
         self.providers = providers
         self.config = config or WorkerConfig()
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or now_utc
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.points = failpoints.armed() if points is None else points
         self.outbox = Outbox(store)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
+
+from smvue_core.clock import parse_utc
 
 FORBIDDEN_COLUMNS = ("description", "body", "bodypreview", "notes", "attachments")
 
@@ -70,7 +72,7 @@ def connections_healthy_check(
         c
         for c in connections
         if c.status in ("connected", "syncing")
-        and now - _parse(c.last_synced_at or c.created_at) > CONNECTION_STALE_AFTER
+        and now - parse_utc(c.last_synced_at or c.created_at) > CONNECTION_STALE_AFTER
     ]
     lines = [
         f"- `{c.connection_id}` ({c.provider}): {c.status}"
@@ -92,8 +94,3 @@ def connections_healthy_check(
             "details": dg.MetadataValue.md("\n".join(lines) or "every connection is healthy"),
         },
     )
-
-
-def _parse(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

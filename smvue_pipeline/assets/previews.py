@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smvue_core.warehouse.one_on_ones import markdown_table
-
 # Opaque ids, enumerated states and counts. Left out: titles, names, emails (a calendar id or
 # name is often one), free-text labels (meeting_type), times, and error texts (they quote URLs
 # and provider messages that carry either).
@@ -45,6 +43,15 @@ ENCRYPTED_PREVIEW_COLUMNS = frozenset(
         "held_last_30d",
     }
 )
+
+
+def markdown_table(columns: list[str], rows: list[tuple]) -> str:
+    def cell(value) -> str:
+        return "" if value is None else str(value).replace("|", "/").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def preview_table(columns: Sequence[str], rows: Sequence[Sequence], *, encrypted: bool) -> str:

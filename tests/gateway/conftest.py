@@ -62,7 +62,7 @@ class SecretLog:
         return value
 
     def for_digest(self, digest: str) -> str:
-        from smvue_core.watches import secret_digest
+        from smvue_core.security.watch_secrets import secret_digest
 
         return next(s for s in self.issued if secret_digest(s) == digest)
 

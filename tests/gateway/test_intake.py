@@ -8,8 +8,8 @@ import sqlite3
 from fastapi.testclient import TestClient
 
 from smvue_core.opstore.connections import ConnectionRepository
+from smvue_core.security.watch_secrets import secret_digest
 from smvue_core.settings import Settings
-from smvue_core.watches import secret_digest
 from tests.gateway.conftest import emulator_env
 from webhook_gateway.app import create_app
 from webhook_gateway.intake import NotificationIntake
