@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from smvue_core.clock import parse_utc
 from smvue_core.opstore.queue import ConnectionView, QueuedChange
 from smvue_core.sync.request import CalendarRef, SyncRequest
 
@@ -212,7 +213,7 @@ def _stale_connections(
     stale = set()
     for connection_id, received in latest_received.items():
         launched = cursor.in_flight.get(connection_id, {}).get("at") or received
-        if now - _parse_time(launched) >= stale_after:
+        if now - parse_utc(launched) >= stale_after:
             stale.add(connection_id)
     return stale
 
@@ -279,8 +280,3 @@ def _skip_reason(
         detail = ", ".join(f"{n} {reason}" for reason, n in sorted(held.items()))
         parts.append(f"{sum(held.values())} changes held until their connection can sync ({detail})")
     return "; ".join(parts) + f"; nothing new after id {cursor.last_queue_id}"
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -4,12 +4,13 @@ A pure recompute (smvue_core/warehouse/one_on_one_meetings.sql) in the writer co
 transaction: a roster edit, an archive flag or a sync all converge the same way at the next run.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
 from pydantic import Field
 
+from smvue_core.clock import now_utc, parse_utc
 from smvue_core.warehouse.one_on_ones import OneOnOneRules, ensure_app_tables, recompute, summarize
 from smvue_pipeline.assets.app_tables import APP_KEYS
 from smvue_pipeline.assets.checks import duplicate_keys, privacy_check
@@ -57,12 +58,11 @@ class OneOnOneConfig(dg.Config):
 
 def parse_as_of(value: str | None) -> datetime:
     if not value:
-        return datetime.now(UTC)
+        return now_utc()
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_utc(value)
     except ValueError:
         raise dg.Failure(f"as_of: not an ISO timestamp: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def unique_id_check(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
