@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from smvue_core.opstore.connections import SYNCABLE
-from smvue_core.providers.base import CalendarProvider
 from smvue_core.settings import Settings
 from smvue_core.watches import WatchManager
+from smvue_pipeline.resources.calendars import CalendarResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.sensors.change_queue import RAW_OP, SYNC_JOB, describe_many
 
@@ -75,13 +75,13 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
 def renew_watches(
     context: dg.OpExecutionContext,
     opstore: OperationalStoreResource,
-    google_calendar: CalendarProvider,
-    outlook_calendar: CalendarProvider,
+    google_calendar: CalendarResource,
+    outlook_calendar: CalendarResource,
 ):
     manager = WatchManager(
         opstore.store,
         opstore.cipher,
-        {"google": google_calendar, "microsoft": outlook_calendar},
+        {"google": google_calendar.client(), "microsoft": outlook_calendar.client()},
         Settings.from_env(),
     )
     now = datetime.now(UTC)

@@ -17,6 +17,7 @@ from smvue_core.providers.base import CalendarProvider, ReauthRequired
 from smvue_core.sync.engine import ConnectionJob, ConnectionResult, SyncEngine
 from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
 from smvue_pipeline.assets.previews import error_summary, preview_table
+from smvue_pipeline.resources.calendars import CalendarResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
 
@@ -174,8 +175,8 @@ def raw_calendar_events(
     config: SyncRequest,
     warehouse: WarehouseResource,
     opstore: OperationalStoreResource,
-    google_calendar: CalendarProvider,
-    outlook_calendar: CalendarProvider,
+    google_calendar: CalendarResource,
+    outlook_calendar: CalendarResource,
 ) -> dg.MaterializeResult:
     """Provider events (one row per instance per connection) in `raw.calendar_events`.
 
@@ -184,7 +185,7 @@ def raw_calendar_events(
     otherwise. Cancelled and deleted events become `status = 'cancelled'`. No description or body
     is ever stored.
     """
-    providers = {"google": google_calendar, "microsoft": outlook_calendar}
+    providers = {"google": google_calendar.client(), "microsoft": outlook_calendar.client()}
     jobs = select_jobs(config, opstore, providers)
     for job in jobs:
         opstore.connections.set_status(job.connection_id, "syncing")
