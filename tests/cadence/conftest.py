@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from smvue_core.warehouse.database import extension_directory, open_database
-from smvue_pipeline.assets.cadence import PROJECT_DIR
+from smvue_pipeline.assets.cadence_project import PROJECT_DIR
 from tests import processes
 from tests.cadence.fixtures import AS_OF, build_warehouse
 from tests.waiting import scaled
