@@ -7,7 +7,7 @@ readers' snapshot.
 
 The asset definitions are built from `dbt_cadence/target/manifest.json`, which the composition
 root prepares (`make` when the project changes, `smvue up` when it is missing, the tests'
-conftest; see `cadence_project`): importing this module reads it and runs nothing. A run tells
+conftest; see `cadence_project`): importing this module reads project files and runs nothing. A run tells
 dbt where the warehouse is with `--vars` (profiles.yml reads them), never through os.environ.
 """
 
