@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
-from calendar_emulator.google.errors import GoogleApiError, bad_request
-from calendar_emulator.google.listing import PageTokens, _boolean
+from calendar_emulator.google.errors import bad_request
+from calendar_emulator.google.listing import PageTokens, boolean_param, sync_restricted
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 250
@@ -52,26 +52,16 @@ class CalendarListQuery:
         query.min_access_role = role
         query.page_token = params.get("pageToken")
         query.sync_token = params.get("syncToken")
-        query.show_deleted = _boolean(params, "showDeleted", False)
-        query.show_hidden = _boolean(params, "showHidden", False)
+        query.show_deleted = boolean_param(params, "showDeleted", False)
+        query.show_hidden = boolean_param(params, "showHidden", False)
         if query.sync_token:
             for name in ("showDeleted", "showHidden"):
                 if params.get(name, "").lower() == "false":
-                    raise _restricted(name)
+                    raise sync_restricted(name)
             if role is not None:
-                raise _restricted("minAccessRole")
+                raise sync_restricted("minAccessRole")
             query.show_deleted = query.show_hidden = True
         return query
-
-
-def _restricted(name: str) -> GoogleApiError:
-    return GoogleApiError(
-        400,
-        "syncTokenWithRequestRestrictions",
-        "Sync token cannot be used with other request restrictions.",
-        domain="calendar",
-        location=name,
-    )
 
 
 @dataclass

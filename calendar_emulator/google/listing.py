@@ -81,16 +81,16 @@ class ListQuery:
     def from_params(cls, params: QueryParams, now: datetime) -> ListQuery:
         query = cls()
         query.max_results = _max_results(params.get("maxResults"))
-        query.single_events = _boolean(params, "singleEvents", False)
-        query.show_deleted = _boolean(params, "showDeleted", False)
+        query.single_events = boolean_param(params, "singleEvents", False)
+        query.show_deleted = boolean_param(params, "showDeleted", False)
         query.page_token = params.get("pageToken") or None
         query.sync_token = params.get("syncToken") or None
         if query.sync_token:
             for name in SYNC_FORBIDDEN:
                 if name in params:
-                    raise _sync_restricted(name)
+                    raise sync_restricted(name)
             if "showDeleted" in params and not query.show_deleted:
-                raise _sync_restricted("showDeleted")
+                raise sync_restricted("showDeleted")
         order_by = params.get("orderBy")
         if order_by is not None:
             if order_by not in ("startTime", "updated"):
@@ -153,7 +153,7 @@ def _max_results(raw: str | None) -> int:
     return min(value, MAX_PAGE)
 
 
-def _boolean(params: QueryParams, name: str, default: bool) -> bool:
+def boolean_param(params: QueryParams, name: str, default: bool) -> bool:
     raw = params.get(name)
     if raw is None:
         return default
@@ -172,7 +172,8 @@ def _properties(params: QueryParams, name: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _sync_restricted(name: str) -> GoogleApiError:
+def sync_restricted(name: str) -> GoogleApiError:
+    """The 400 for a syncToken combined with a restriction the sync cannot honour (events and calendar list)."""
     return GoogleApiError(
         400,
         "syncTokenWithRequestRestrictions",

@@ -39,9 +39,8 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess:
 
 
 def add_import(module: Path, line: str) -> None:
-    text = module.read_text()
-    head, _, rest = text.partition("\nfrom ")
-    module.write_text(f"{head}\n{line}\nfrom {rest}" if rest else f"{text}\n{line}\n")
+    # Appended at the end: a module-level import anywhere counts, and nothing precedes __future__.
+    module.write_text(module.read_text() + f"\n{line}\n")
 
 
 def test_the_tree_keeps_every_contract(tmp_path):
