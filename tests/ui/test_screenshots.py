@@ -111,7 +111,6 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
     from smvue_core.opstore.roster import RosterRepository
     from smvue_core.security.cipher import TokenCipher
     from smvue_core.settings import Settings
-    from smvue_pipeline.definitions import build_defs
     from smvue_pipeline.resources.bindings import build_resources
     from tests.admin import AdminClient
 
@@ -144,10 +143,11 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
                 )
             connect_manager(connect, manager)
 
-        job = build_defs(settings).resolve_job_def("sync_calendars_job")
+        from tests.pipeline_runs import run_pipeline
+
         with dg.instance_for_test() as instance:
-            result = job.execute_in_process(
-                instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            result = run_pipeline(
+                settings, instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
             )
         assert result.success
 
