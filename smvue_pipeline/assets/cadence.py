@@ -156,10 +156,12 @@ def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
     with tempfile.TemporaryDirectory(prefix="dbt_cadence-") as target_dir:
         invocation = dbt.cli(build_args(settings, config), context=context, target_path=Path(target_dir))
         try:
-            # Raises when dbt fails (a model or a data test): the snapshot then stays the last good one.
-            yield from invocation.stream().fetch_row_counts()
+            # Raises when dbt fails (a model or a data test): the snapshot then stays the last good
+            # one. Held until dbt is done, then counted in one read (see with_row_counts).
+            events = list(invocation.stream())
         finally:
             close_adapter(invocation)
+        yield from with_row_counts(context, events, settings)
         keep_parse_cache(Path(target_dir))
     built = time.perf_counter()
     publish(settings.warehouse_path, settings.published_path)
@@ -169,6 +171,49 @@ def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
         "publish_s": seconds(time.perf_counter() - built),
     }
     yield cadence_observation(settings, timings)
+
+
+def table_relations() -> dict[dg.AssetKey, str]:
+    """Asset key → `schema.table` of every model materialized as a table, and every seed."""
+    manifest = json.loads(_manifest_path().read_text())
+    translator = CadenceTranslator()
+    return {
+        translator.get_asset_key(node): f'"{node["schema"]}"."{node["alias"]}"'
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "seed"
+        or (node["resource_type"] == "model" and node["config"]["materialized"] == "table")
+    }
+
+
+def with_row_counts(context: dg.AssetExecutionContext, events: list, settings: Settings) -> list:
+    """dbt's outputs with `dagster/row_count` for tables and seeds, counted in one read-only
+    connection once dbt has finished. (dagster-dbt's fetch_row_counts opens an adapter and queries
+    per model while dbt runs: 8 s of a 17 s cadence build, measured.) Counting is metadata only:
+    a warehouse that cannot be read leaves the outputs as they are."""
+    from smvue_core.warehouse.database import open_database
+
+    relations = table_relations()
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    if not outputs:
+        return events
+    try:
+        con = open_database(settings.warehouse_path, settings.warehouse_key, read_only=True)
+    except Exception as exc:  # noqa: BLE001 - metadata only
+        logging.getLogger(__name__).warning("row counts unavailable: %s", str(exc).splitlines()[0])
+        return events
+    counted = []
+    try:
+        for event in events:
+            key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+            if key in relations:
+                rows = con.execute(f"SELECT count(*) FROM {relations[key]}").fetchone()[0]
+                event = event.with_metadata(
+                    {**event.metadata, "dagster/row_count": dg.MetadataValue.int(rows)}
+                )
+            counted.append(event)
+    finally:
+        con.close()
+    return counted
 
 
 KEY_TESTS = ("unique", "unique_combination_of_columns")
