@@ -36,12 +36,14 @@ def run_pipeline(
     settings: Settings | None,
     instance: dg.DagsterInstance,
     cadence_job: str = "cadence_reconcile_job",
+    defs: dg.Definitions | None = None,
     **kwargs,
 ) -> PipelineResult:
-    """sync_calendars_job, then (when it succeeded) `cadence_job` (default: the full test suite)."""
+    """sync_calendars_job, then (when it succeeded) `cadence_job` (default: the full test suite);
+    `defs` when the caller loaded the code locations already (build_pipeline_defs)."""
     from smvue_pipeline.definitions import build_pipeline_defs
 
-    defs = build_pipeline_defs(settings)
+    defs = defs or build_pipeline_defs(settings)
     hot = defs.resolve_job_def("sync_calendars_job").execute_in_process(instance=instance, **kwargs)
     if not hot.success:
         return PipelineResult([hot])
