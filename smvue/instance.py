@@ -18,6 +18,11 @@ concurrency:
     op_granularity_run_buffer: 1
   runs:
     max_concurrent_runs: 4
+    # The cadence lane (smvue_pipeline/sensors/cadence.py): one run executes, the next waits queued.
+    tag_concurrency_limits:
+      - key: smvue/lane
+        value: cadence
+        limit: 1
 run_queue:
   # A queued run waits for the next dequeue pass; the default 5 s is a third of the 15 s budget
   # from webhook to analytics.one_on_one_meetings. A pass is one small SQLite query.

@@ -26,7 +26,8 @@ from smvue.instance import ensure_dagster_home
 from smvue_core.security.files import OWNER_ONLY_UMASK, open_private_append, private_dir
 from smvue_core.settings import Settings
 
-CODE_LOCATION = "smvue_pipeline.definitions"
+# Two code locations (the hot path's runs load no dbt; the cadence lane's do): workspace.yaml.
+WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -129,7 +130,7 @@ def stack_children(options: StackOptions) -> list[Child]:
             ],
             ready=_healthy(f"{gateway_url}/healthz"),
         ),
-        Child("dagster-daemon", [_tool("dagster-daemon"), "run", "-m", CODE_LOCATION]),
+        Child("dagster-daemon", [_tool("dagster-daemon"), "run", "-w", str(WORKSPACE)]),
     ]
     if options.ui:
         children.append(
@@ -137,8 +138,8 @@ def stack_children(options: StackOptions) -> list[Child]:
                 "dagster-webserver",
                 [
                     _tool("dagster-webserver"),
-                    "-m",
-                    CODE_LOCATION,
+                    "-w",
+                    str(WORKSPACE),
                     "-h",
                     "127.0.0.1",
                     "-p",

@@ -1,4 +1,5 @@
-"""The Dagster code location loads, and every definition describes itself to operators (F17)."""
+"""The Dagster code locations load, the hot path's without dbt, and every definition describes
+itself to operators (F17). The graph tests read both locations as one (as the UI draws them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from smvue_pipeline.definitions import defs
+from smvue_pipeline import hot_path
+from smvue_pipeline.definitions import build_pipeline_defs
+from smvue_pipeline.definitions import defs as cadence_defs
+
+defs = build_pipeline_defs()
 
 ONE_ON_ONES = dg.AssetKey("one_on_one_meetings")
 CADENCE_MARTS = ["cadence_metrics", "cadence_weekly", "upcoming_one_on_ones", "coaching_briefs"]
@@ -30,7 +35,17 @@ def graph():
 
 
 def test_definitions_load():
-    dg.Definitions.validate_loadable(defs)
+    for location in (hot_path.defs, cadence_defs, defs):
+        dg.Definitions.validate_loadable(location)
+
+
+def test_the_locations_split_the_assets_between_them():
+    """Each asset is materialized by one location (Dagster warns on an asset in two)."""
+    hot = hot_path.defs.resolve_asset_graph().executable_asset_keys
+    cadence = cadence_defs.resolve_asset_graph().executable_asset_keys
+    assert not hot & cadence
+    assert hot | cadence == defs.resolve_asset_graph().executable_asset_keys
+    assert dg.AssetKey("one_on_one_meetings") in hot and dg.AssetKey("cadence_metrics") in cadence
 
 
 def test_every_asset_describes_itself(graph):
@@ -83,13 +98,21 @@ def test_sensors_schedules_and_jobs():
         assert sensor.minimum_interval_seconds, sensor.name
     for schedule in defs.schedules:
         assert schedule.description, schedule.name
-    names = {"sync_calendars_job", "renew_watches_job", "deliver_prep_reminders_job"}
+    names = {
+        "sync_calendars_job",
+        "renew_watches_job",
+        "cadence_job",
+        "cadence_reconcile_job",
+        "deliver_prep_reminders_job",
+    }
     for name in names:
         job = defs.resolve_job_def(name)
         assert job.description, name
     # Every job a sensor or schedule launches exists.
-    for target in [*defs.sensors, *defs.schedules]:
-        assert target.job_name in names, target.name
+    for sensor in defs.sensors:
+        assert {job.name for job in sensor.jobs} <= names, sensor.name
+    for schedule in defs.schedules:
+        assert schedule.job_name in names, schedule.name
 
 
 # --- the checks' logic, on small inputs ----------------------------------------------------------
@@ -171,9 +194,50 @@ def recording(self, args, *rest, **kwargs):
 subprocess.Popen.__init__ = recording
 before = dict(os.environ)
 import smvue_pipeline.definitions
+import smvue_pipeline.hot_path
 changed = sorted(set(os.environ.items()) ^ set(before.items()))
 print(json.dumps({"started": started, "changed": changed}))
 """
+
+# What a hot-path run's process imports: the hot-path location alone.
+LOAD_HOT_PATH = """
+import json, sys
+import smvue_pipeline.hot_path
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("dagster_dbt", "dbt", "smvue_pipeline") and (
+    m.split(".")[0] != "smvue_pipeline" or m.endswith((".cadence", ".definitions", ".cadence_jobs"))))
+print(json.dumps(heavy))
+"""
+
+
+def test_a_hot_path_run_loads_no_dbt():
+    """The hot-path location imports neither dbt nor dagster-dbt nor the cadence lane's modules:
+    a hot-path run's process loads only what the path uses (README "How a change flows")."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from tests.processes import run
+
+    repo = Path(__file__).resolve().parents[1]
+    result = run([sys.executable, "-c", LOAD_HOT_PATH], timeout=120, cwd=repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_workspace_names_both_locations():
+    import yaml
+
+    from smvue.up import WORKSPACE
+
+    modules = {
+        entry["python_module"]["module_name"]: entry["python_module"]["location_name"]
+        for entry in yaml.safe_load(WORKSPACE.read_text())["load_from"]
+    }
+    assert modules == {
+        "smvue_pipeline.hot_path": "smvue_hot_path",
+        "smvue_pipeline.definitions": "smvue_pipeline",
+    }
+    assert modules["smvue_pipeline.hot_path"] == hot_path.LOCATION_NAME
 
 
 def test_loading_the_code_location_runs_no_dbt_and_sets_no_variable():

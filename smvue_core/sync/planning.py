@@ -105,6 +105,9 @@ class SyncPlan:
     new_range: tuple[int, int] | None
     retried_connections: list[str]
     providers: list[str]
+    # When the oldest change this run covers was received: the run's metadata measures the
+    # sensor's wait from it.
+    oldest_received_at: str | None = None
 
     @property
     def connection_ids(self) -> list[str]:
@@ -128,6 +131,11 @@ class SyncPlan:
             "smvue/connection": describe_many(connections, "connections"),
             "smvue/scope": f"{len(self.whole_connections)} whole connections, {len(self.calendars)} calendars",
             "smvue/queue_up_to": str(self.queue_up_to),
+            **(
+                {"smvue/triggered_at": f"{parse_utc(self.oldest_received_at).timestamp():.3f}"}
+                if self.oldest_received_at
+                else {}
+            ),
         }
 
 
@@ -254,6 +262,7 @@ def _coalesce(
         new_range=new_range,
         retried_connections=sorted(stale),
         providers=sorted({connections[c].provider for c in touched}),
+        oldest_received_at=min((c.received_at for c in new or covered), default=None),
     )
 
 

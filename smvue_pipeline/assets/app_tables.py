@@ -48,40 +48,57 @@ def mirror_metadata(con: duckdb.DuckDBPyConnection, name: str, rows: int, encryp
     return metadata
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key,
-            group_name="app",
-            kinds={"duckdb", "sqlite"},
-            owners=["team:smvue-data"],
-            description=f"`app.{name}`: the gateway's {name.replace('_', ' ')}, mirrored from the operational store.",
-            # Mirrored after a sync, so connection status and last-sync times are the run's own;
-            # meetings after the calendar's moves and cancellations flowed back into them.
-            deps=[RAW_EVENTS, *([dg.AssetKey("meeting_backflow")] if name == "meetings" else [])],
-        )
-        for name, key in APP_KEYS.items()
-    ],
-    check_specs=[dg.AssetCheckSpec(MIRROR_CHECK, asset=key) for key in APP_KEYS.values()],
-    pool=WAREHOUSE_POOL,
-    can_subset=True,
-)
-def app_tables(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, opstore: OperationalStoreResource
-):
-    """Mirror the operational store into `app.*`, each table checked against what the store gave."""
-    selected = {name for name, key in APP_KEYS.items() if key in context.selected_asset_keys}
-    checked = {key.asset_key for key in context.selected_asset_check_keys}
-    with warehouse.writer() as con:
-        counts = mirror_tables(con, MirrorReader(opstore.store), [n for n in APP_TABLES if n in selected])
-        results = {
-            name: (
-                mirror_metadata(con, name, count, warehouse.encrypted),
-                mirror_check(con, name, count) if APP_KEYS[name] in checked else None,
+# The mirrors the hot path refreshes (what 1:1 detection reads); app.prep_reminders is the cadence
+# lane's (the dbt marts read it, prep_reminders writes what it mirrors), in the other code location.
+HOT_PATH_MIRRORS = ("connections", "managers", "team_members", "meetings", "annotations")
+CADENCE_MIRRORS = tuple(name for name in APP_TABLES if name not in HOT_PATH_MIRRORS)
+
+
+def build_app_tables(name: str, tables: tuple[str, ...]) -> dg.AssetsDefinition:
+    """One multi-asset mirroring `tables` (each its own asset and check; subsettable)."""
+    keys = {table: APP_KEYS[table] for table in tables}
+
+    @dg.multi_asset(
+        name=name,
+        specs=[
+            dg.AssetSpec(
+                key,
+                group_name="app",
+                kinds={"duckdb", "sqlite"},
+                owners=["team:smvue-data"],
+                description=f"`app.{table}`: the gateway's {table.replace('_', ' ')}, mirrored from the operational store.",
+                # Mirrored after a sync, so connection status and last-sync times are the run's own;
+                # meetings after the calendar's moves and cancellations flowed back into them.
+                deps=[RAW_EVENTS, *([dg.AssetKey("meeting_backflow")] if table == "meetings" else [])],
             )
-            for name, count in counts.items()
-        }
-    for name, (metadata, check) in results.items():
-        yield dg.MaterializeResult(
-            asset_key=APP_KEYS[name], metadata=metadata, check_results=[check] if check else None
-        )
+            for table, key in keys.items()
+        ],
+        check_specs=[dg.AssetCheckSpec(MIRROR_CHECK, asset=key) for key in keys.values()],
+        pool=WAREHOUSE_POOL,
+        can_subset=True,
+    )
+    def mirror(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, opstore: OperationalStoreResource
+    ):
+        """Mirror the operational store into `app.*`, each table checked against what the store gave."""
+        selected = {table for table, key in keys.items() if key in context.selected_asset_keys}
+        checked = {key.asset_key for key in context.selected_asset_check_keys}
+        with warehouse.writer() as con:
+            counts = mirror_tables(con, MirrorReader(opstore.store), [t for t in tables if t in selected])
+            results = {
+                table: (
+                    mirror_metadata(con, table, count, warehouse.encrypted),
+                    mirror_check(con, table, count) if APP_KEYS[table] in checked else None,
+                )
+                for table, count in counts.items()
+            }
+        for table, (metadata, check) in results.items():
+            yield dg.MaterializeResult(
+                asset_key=APP_KEYS[table], metadata=metadata, check_results=[check] if check else None
+            )
+
+    return mirror
+
+
+app_tables = build_app_tables("app_tables", HOT_PATH_MIRRORS)
+app_reminder_tables = build_app_tables("app_reminder_tables", CADENCE_MIRRORS)

@@ -4,6 +4,7 @@ A pure recompute (smvue_core/warehouse/one_on_one_meetings.sql) in the writer co
 transaction: a roster edit, an archive flag or a sync all converge the same way at the next run.
 """
 
+import time
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -17,6 +18,7 @@ from smvue_pipeline.assets.checks import duplicate_keys, privacy_check
 from smvue_pipeline.assets.previews import preview_table
 from smvue_pipeline.assets.raw_events import RAW_EVENTS, WAREHOUSE_POOL
 from smvue_pipeline.resources.warehouse import WarehouseResource
+from smvue_pipeline.timings import seconds
 
 ONE_ON_ONES = dg.AssetKey("one_on_one_meetings")
 CLASSIFICATIONS = dg.AssetKey("meeting_classifications")
@@ -172,12 +174,15 @@ def one_on_one_meetings(
         rules = config.rules()
     except ValueError as exc:
         raise dg.Failure(str(exc)) from None
+    began = time.perf_counter()
     with warehouse.writer() as con:
         ensure_app_tables(con)
         recompute(con, rules)
         summary = summarize(con, rules.as_of)
         checks = [unique_id_check(con), roster_link_check(con), no_description_check(con)]
         classification_checks = [classified_once_check(con)]
+        committing = time.perf_counter()
+    done = time.perf_counter()
     context.log.info(
         f"{summary.one_on_ones} 1:1s from {summary.events_classified} events (as of {rules.as_of.isoformat()})"
     )
@@ -190,6 +195,8 @@ def one_on_one_meetings(
             "scheduled_next_7_days": dg.MetadataValue.int(summary.scheduled_next_7d),
             **{f"status_{name}": dg.MetadataValue.int(count) for name, count in summary.by_status.items()},
             "as_of": dg.MetadataValue.text(rules.as_of.isoformat()),
+            "one_on_ones_s": seconds(committing - began),
+            "commit_publish_s": seconds(done - committing),
             "preview": dg.MetadataValue.md(
                 preview_table(summary.preview_columns, summary.preview_rows, encrypted=warehouse.encrypted)
             ),

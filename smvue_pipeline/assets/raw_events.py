@@ -6,6 +6,7 @@ each paying Dagster's seconds of launch cost and queueing for the single warehou
 connection outcomes are in the materialization metadata and in `app.connections`.
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -19,6 +20,7 @@ from smvue_pipeline.assets.previews import error_summary, preview_table
 from smvue_pipeline.resources.calendars import CalendarResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
+from smvue_pipeline.timings import before_first_step, seconds
 
 RAW_EVENTS = dg.AssetKey("raw_calendar_events")
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -143,6 +145,7 @@ def raw_calendar_events(
     otherwise. Cancelled and deleted events become `status = 'cancelled'`. No description or body
     is ever stored.
     """
+    began = time.perf_counter()
     request = config.to_request()
     providers = {"google": google_calendar.client(), "microsoft": outlook_calendar.client()}
     connections = opstore.connections
@@ -163,6 +166,8 @@ def raw_calendar_events(
         preview_md = preview_table(
             [d[0] for d in preview.description], preview.fetchall(), encrypted=warehouse.encrypted
         )
+        committing = time.perf_counter()
+    done = time.perf_counter()
     checks.append(
         connections_healthy_check(opstore.connections.list(), datetime.now(UTC), warehouse.encrypted)
     )
@@ -184,6 +189,10 @@ def raw_calendar_events(
             **{f"live_events_{p}": dg.MetadataValue.int(n) for p, n in sorted(by_provider.items())},
             "per_connection": dg.MetadataValue.md(results_table(results, warehouse.encrypted)),
             "latest_rows": dg.MetadataValue.md(preview_md),
+            # Where the run's time went (README "How a change flows"; bench/webhook_latency.py).
+            **before_first_step(context),
+            "sync_s": seconds(committing - began),
+            "commit_publish_s": seconds(done - committing),
         },
         check_results=checks,
     )

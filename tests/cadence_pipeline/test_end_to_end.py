@@ -153,7 +153,7 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     # --- connect through OAuth and run the job -------------------------------------------------
     import dagster as dg
 
-    from smvue_pipeline.definitions import build_defs
+    from tests.pipeline_runs import run_pipeline
 
     resources = build_resources(settings)
     providers = {
@@ -171,9 +171,8 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     archived_id = one_on_one_id_for_event(maya_connection, primary.calendar_id, archived["id"])
     AnnotationRepository(store).set_archived(archived_id)
 
-    job = build_defs(settings).resolve_job_def("sync_calendars_job")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(instance=instance, tags={"trigger": "test"})
+        result = run_pipeline(settings, instance, tags={"trigger": "test"})
     assert result.success
     checks = [e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["one_on_one_meetings"]]
     assert {c.check_name for c in checks} == {

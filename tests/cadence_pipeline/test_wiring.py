@@ -1,4 +1,4 @@
-"""Definitions load; sync_calendars_job runs raw → 1:1s → dbt → reminders → dashboard in one run;
+"""Definitions load; sync_calendars_job runs raw → 1:1s, cadence_job dbt → reminders → dashboard;
 the delivery job needs no warehouse; the dashboard command answers bad input in one line."""
 
 from __future__ import annotations
@@ -14,20 +14,31 @@ from smvue_core.warehouse import database
 
 @pytest.fixture(scope="module")
 def defs(dbt_manifest):
-    from smvue_pipeline.definitions import build_defs
+    from smvue_pipeline.definitions import build_pipeline_defs
 
-    definitions = build_defs()
+    definitions = build_pipeline_defs()
     dg.Definitions.validate_loadable(definitions)
     return definitions
 
 
-def test_sync_job_orders_one_on_ones_before_dbt_before_reminders_and_dashboard(defs):
-    job = defs.resolve_job_def("sync_calendars_job")
-    keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+def test_the_hot_path_stops_at_the_one_on_ones_and_cadence_follows(defs):
+    def selected(job_name: str) -> set[str]:
+        job = defs.resolve_job_def(job_name)
+        return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+    hot = selected("sync_calendars_job")
     assert {
         "raw_calendar_events",
+        "meeting_backflow",
         "one_on_one_meetings",
         "meeting_classifications",
+    } <= hot
+    assert not hot & {"cadence_metrics", "prep_reminders", "cadence_dashboard", "app_prep_reminders"}
+    keys = selected("cadence_job")
+    assert selected("cadence_reconcile_job") == keys
+    assert "one_on_one_meetings" not in keys
+    assert {
+        "app_prep_reminders",
         "cadence_metrics",
         "cadence_weekly",
         "upcoming_one_on_ones",
@@ -115,3 +126,23 @@ def test_dashboard_links_only_https_video_links():
     assert hrefs == ["https://meet.example.com/abc?x=1&amp;y=2"]
     assert "javascript:alert(document.domain)" in html  # shown, as escaped text
     assert "data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+
+
+def test_each_cadence_build_runs_the_key_tests_and_the_reconcile_all_of_them(defs):
+    """Every cadence build runs the dbt tests guarding the published tables' keys; the full suite
+    (relationships, accepted values, the staging tests) runs after the hourly reconcile."""
+
+    def checks(job_name: str) -> set[str]:
+        return {k.name for k in defs.resolve_job_def(job_name).asset_layer.asset_graph.asset_check_keys}
+
+    every_build, hourly = checks("cadence_job"), checks("cadence_reconcile_job")
+    assert {
+        "unique_cadence_metrics_rep_id",
+        "unique_combination_of_columns_cadence_metrics_manager_id__rep_id",
+        "unique_upcoming_one_on_ones_one_on_one_id",
+        "unique_coaching_briefs_one_on_one_id",
+        "unique_combination_of_columns_cadence_weekly_manager_id__rep_id__week_start",
+    } <= every_build
+    assert every_build < hourly
+    assert "relationships_cadence_metrics_rep_id__rep_id__ref_stg_app__team_members_" in hourly - every_build
+    assert not {name for name in every_build if name.startswith(("relationships_", "accepted_values_"))}

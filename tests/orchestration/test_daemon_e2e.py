@@ -2,7 +2,8 @@
 
 A manager connects through the gateway's /oauth routes; the initial import, and then a change the
 user makes in their calendar, reach the published snapshot with no manual trigger: provider
-notification → gateway → change queue → change_queue_sensor → sync_calendars_job run.
+notification → gateway → change queue → change_queue_sensor → sync_calendars_job run (the hot-path
+location), and cadence_sensor's cadence_job run (the cadence location) follows it.
 """
 
 from __future__ import annotations
@@ -68,13 +69,36 @@ class Published:
         return dict(rows)
 
 
+class DagsterRuns:
+    """The daemon's run records, read from its instance as the UI would."""
+
+    def __init__(self, dagster_home: Path) -> None:
+        self.dagster_home = dagster_home
+
+    def of(self, job_name: str) -> list:
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+            return instance.get_run_records(dg.RunsFilter(job_name=job_name))
+
+    def cadence_followed_the_last_hot_path_run(self) -> bool:
+        import dagster as dg
+
+        hot = self.of("sync_calendars_job")
+        done = [r for r in self.of("cadence_job") if r.dagster_run.status == dg.DagsterRunStatus.SUCCESS]
+        if not hot or not done or any(r.end_time is None for r in hot):
+            return False
+        return max(r.start_time or 0 for r in done) >= max(r.end_time for r in hot)
+
+
 # Budgets on a quiet machine (stretched by SMVUE_TEST_SLOWDOWN); the test's own is their sum.
 GATEWAY_UP = 60  # dbt parse, Dagster storage, the gateway answering
 CONNECT = 90  # consent + callback (the callback lists calendars and opens watches)
 INITIAL_IMPORT = 120  # callback → a run launched by the sensor → the published snapshot
 CHANGE_VISIBLE = 120  # calendar change → notification → sensor → run → published snapshot
+CADENCE_FOLLOWS = 120  # hot-path success → cadence_sensor → cadence_job run done
 STOPPED = 60 + 15  # SIGTERM → exit 0, then the last children gone
-TEST_BUDGET = GATEWAY_UP + CONNECT + INITIAL_IMPORT + CHANGE_VISIBLE + STOPPED + 30
+TEST_BUDGET = GATEWAY_UP + CONNECT + INITIAL_IMPORT + CHANGE_VISIBLE + CADENCE_FOLLOWS + STOPPED + 30
 
 
 @pytest.mark.e2e
@@ -154,6 +178,19 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
             log,
         )
         print(f"change visible in the published snapshot after {time.monotonic() - changed_at:.1f} s")
+
+        # The cadence lane follows every hot-path success, coalesced: a cadence_job run succeeds
+        # after the last hot-path run, and there are never more cadence runs than hot-path ones.
+        runs = DagsterRuns(home / "dagster")
+        wait_while_up(
+            runs.cadence_followed_the_last_hot_path_run,
+            CADENCE_FOLLOWS,
+            "a cadence_job run after the last sync_calendars_job run",
+            up,
+            log,
+        )
+        assert 1 <= len(runs.of("cadence_job")) <= len(runs.of("sync_calendars_job"))
+        assert all(r.dagster_run.tags["smvue/lane"] == "cadence" for r in runs.of("cadence_job"))
 
         # SIGTERM stops everything cleanly: exit 0 and no process left behind.
         up.send_signal(signal.SIGTERM)

@@ -55,17 +55,21 @@ def test_sync_run_leaves_smvue_home_owner_only_and_no_calendar_text_in_event_met
                 f"rep_{uuid.uuid4().hex[:8]}", mailbox.manager_id, REP_NAME, scenario.REP_A, "2025-01-01"
             )
 
-        from smvue_pipeline.definitions import build_defs
+        from smvue_pipeline.definitions import build_pipeline_defs
+        from tests.pipeline_runs import run_pipeline
 
-        # What every Dagster process does first: load the code location.
-        job = build_defs(settings).resolve_job_def("sync_calendars_job")
+        # What every Dagster process does first: load the code location (both, here).
+        defs = build_pipeline_defs(settings)
         dagster_home = ensure_dagster_home(settings)
         monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
         with dg.DagsterInstance.get() as instance:
             assert instance.root_directory == str(dagster_home)
-            result = job.execute_in_process(instance=instance, tags={"trigger": "at-rest-test"})
+            result = run_pipeline(settings, instance, defs=defs, tags={"trigger": "at-rest-test"})
             assert result.success
-            events = metadata_events(instance, result.run_id)
+            events = {}
+            for run_id in result.run_ids:
+                for asset, found in metadata_events(instance, run_id).items():
+                    events.setdefault(asset, []).extend(found)
     finally:
         os.umask(previous_umask)
 

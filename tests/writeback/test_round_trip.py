@@ -15,7 +15,7 @@ from smvue_pipeline.assets.app_tables import app_tables
 from smvue_pipeline.assets.meeting_backflow import meeting_backflow, no_failed_writebacks
 from smvue_pipeline.assets.one_on_ones import one_on_one_meetings
 from smvue_pipeline.assets.raw_events import raw_calendar_events
-from smvue_pipeline.definitions import build_defs
+from smvue_pipeline.hot_path import build_hot_path_defs
 from tests.sync import scenario
 
 SYNC_ASSETS = [raw_calendar_events, meeting_backflow, app_tables, one_on_one_meetings]
@@ -246,8 +246,8 @@ def test_failed_writebacks_warn_on_app_meetings(wb):
     wb.drain()  # two written, one failed
     wb.service.schedule(wb.request(team, start=hour(10, 9)))  # stays pending
 
-    # The check is registered with the code location and runs in sync_calendars_job after app_meetings.
-    defs = build_defs(wb.settings)
+    # The check is registered with the hot-path location and runs in sync_calendars_job after app_meetings.
+    defs = build_hot_path_defs(wb.settings)
     assert no_failed_writebacks.check_keys <= set(
         defs.resolve_job_def("sync_calendars_job").asset_layer.asset_graph.asset_check_keys
     )
