@@ -85,7 +85,7 @@ class GatewayServices:
         maintenance_interval: float = 60.0,
         watch_options: dict[str, Any] | None = None,
     ) -> GatewayServices:
-        store = OpStore(settings.opstore_path)
+        store = OpStore(settings.opstore_target)
         cipher = TokenCipher(settings.secret_key())
         providers = dict(providers) if providers is not None else build_providers(settings)
         watches = WatchManager(store, cipher, providers, settings, clock=clock, **(watch_options or {}))
@@ -97,7 +97,7 @@ class GatewayServices:
             providers=providers,
             watches=watches,
             connect=connect,
-            intake=NotificationIntake(settings.opstore_path),
+            intake=NotificationIntake(settings.opstore_target),
             workers=WorkerRegistry(clock),
             api_token=settings.api_token(),
         )

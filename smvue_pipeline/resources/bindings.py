@@ -27,7 +27,10 @@ def build_resources(settings: Settings | None = None) -> dict:
             published_path=str(settings.published_path),
             encryption_key=_secret("SMVUE_WAREHOUSE_KEY", None) if settings.warehouse_key else None,
         ),
-        "opstore": OperationalStoreResource(path=str(settings.opstore_path)),
+        # A database URL may carry a password: the UI shows it by its variable's name only.
+        "opstore": OperationalStoreResource(
+            path=dg.EnvVar("SMVUE_DATABASE_URL") if settings.database_url else str(settings.opstore_path)
+        ),
         "google_calendar": providers["google"],
         "outlook_calendar": providers["microsoft"],
     }
