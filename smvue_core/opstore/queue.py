@@ -72,7 +72,8 @@ class ChangeQueue:
         with self.store.transaction(serial=False) as conn:
             _before_append(self.store, conn)
             cur = conn.execute(
-                INSERT_SQL + " RETURNING queue_id", (connection_id, calendar_id, reason, int(full_sync), now_iso())
+                INSERT_SQL + " RETURNING queue_id",
+                (connection_id, calendar_id, reason, int(full_sync), now_iso()),
             )
             return int(cur.fetchone()[0])
 
@@ -83,7 +84,9 @@ class ChangeQueue:
         with self.store.transaction(serial=False) as conn:
             _before_append(self.store, conn)
             for connection_id, calendar_id, reason, full in items:
-                cur = conn.execute(INSERT_SQL + " RETURNING queue_id", (connection_id, calendar_id, reason, int(full), now))
+                cur = conn.execute(
+                    INSERT_SQL + " RETURNING queue_id", (connection_id, calendar_id, reason, int(full), now)
+                )
                 ids.append(int(cur.fetchone()[0]))
         return ids
 

@@ -221,10 +221,17 @@ class Gateway:
         assert worker.kick_and_wait(timeout=scaled(30)), "watch_maintenance did not run"
 
 
-@pytest.fixture(scope="session")
-def gateway_settings(emulator, tmp_path_factory) -> Settings:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def gateway_settings(request, emulator, tmp_path_factory) -> Iterator[Settings]:
+    """The gateway's settings, once per backend of the operational store: every test on the
+    session gateway runs on SQLite and again on PostgreSQL."""
     home = tmp_path_factory.mktemp("gateway-home")
-    return Settings.from_env(emulator_env(emulator.url, home))
+    env = emulator_env(emulator.url, home)
+    if request.param == "sqlite":
+        yield Settings.from_env(env)
+        return
+    with request.getfixturevalue("postgres_server").database() as url:
+        yield Settings.from_env({**env, "SMVUE_DATABASE_URL": url})
 
 
 @contextmanager
@@ -251,6 +258,7 @@ def serve_gateway(emulator, base: Settings, **app_options) -> Iterator[Gateway]:
 def gateway(emulator, gateway_settings) -> Gateway:
     """One gateway for the session; tests keep apart through their own emulator users."""
     with serve_gateway(emulator, gateway_settings) as served:
+        assert served.services.store.is_postgres == (gateway_settings.database_url is not None)
         yield served
 
 
