@@ -235,13 +235,16 @@ def gateway_settings(request, emulator, tmp_path_factory) -> Iterator[Settings]:
 
 
 @contextmanager
-def serve_gateway(emulator, base: Settings, **app_options) -> Iterator[Gateway]:
-    """A real gateway (uvicorn on loopback) on `base`, its public URL its own, fast provider
-    clients, maintenance left to the tests to kick; `app_options` go to create_app."""
+def serve_gateway(
+    emulator, base: Settings, public_url: str | None = None, **app_options
+) -> Iterator[Gateway]:
+    """A real gateway (uvicorn on loopback) on `base`, its public URL its own (or `public_url`: the
+    address a load balancer gives a set of replicas), fast provider clients, maintenance left to
+    the tests to kick; `app_options` go to create_app."""
     secrets = SecretLog()
 
     def build(url: str):
-        settings = replace(base, public_url=url)
+        settings = replace(base, public_url=public_url or url)
         return create_app(
             settings,
             providers=fast_providers(settings),
