@@ -57,7 +57,8 @@ def dagster_database_url(database_url: str) -> str:
     parts = urlsplit(database_url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
     query.append(("options", f"-csearch_path={DAGSTER_SCHEMA}"))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    # dagster-postgres speaks psycopg2: SQLAlchemy would pick psycopg 3 for a bare postgresql://.
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2", query=urlencode(query)))
 
 
 def prepare_dagster_schema(database_url: str) -> None:
