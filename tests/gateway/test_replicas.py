@@ -25,9 +25,11 @@ def shared_settings(emulator, tmp_path, postgres_server) -> Iterator[Settings]:
 @pytest.fixture
 def replicas(emulator, shared_settings):
     # Replica a's address stands for the load balancer's: both hand it out as their public URL.
-    with serve_gateway(emulator, shared_settings) as a:
-        with serve_gateway(emulator, shared_settings, public_url=a.url) as b:
-            yield a, b
+    with (
+        serve_gateway(emulator, shared_settings) as a,
+        serve_gateway(emulator, shared_settings, public_url=a.url) as b,
+    ):
+        yield a, b
 
 
 def test_oauth_started_on_one_replica_finishes_on_the_other_and_both_take_notifications(replicas):
