@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# dagster-dbt builds the cadence assets from dbt's manifest: re-parse whenever the project changes.
+# dagster-dbt builds the cadence assets from dbt's manifest: re-parse whenever the project changes
+# (loading the code location never parses; every target that loads it depends on this).
 DBT_MANIFEST := dbt_cadence/target/manifest.json
 DBT_PROJECT_FILES := $(shell find dbt_cadence \( -path dbt_cadence/target -o -path dbt_cadence/logs \) -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
@@ -38,10 +39,10 @@ test: lint $(DBT_MANIFEST)
 test-fast: lint $(DBT_MANIFEST)
 	$(BIN)/python -m pytest -m "not e2e" --durations=10 $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(DBT_MANIFEST)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-chaos: $(STAMP)
+chaos: $(STAMP) $(DBT_MANIFEST)
 	$(BIN)/python -m bench --chaos $(BENCH_ARGS)
 
 clean:

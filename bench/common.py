@@ -27,6 +27,7 @@ import requests
 from calendar_emulator.actors import EmulatorAdminClient
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
 HOST = "127.0.0.1"
 PYTHON = sys.executable
 RESULT_PREFIX = "BENCH_RESULT "
@@ -396,3 +397,9 @@ def machine() -> dict:
         "python": sys.version.split()[0],
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def write(results: dict, path: Path) -> None:
+    """The figures of a bench or chaos run as JSON (bench/results/ by default)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -10,7 +10,6 @@ or whose script is missing is reported as such; the others still run.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -21,9 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import REPO, machine
-
-RESULTS = REPO / "bench" / "results"
+from bench.common import RESULTS, machine, write
 
 
 @dataclass
@@ -155,11 +152,6 @@ def run_benchmarks(args: argparse.Namespace) -> int:
     print_table(results)
     print(f"\nJSON: {args.out}")
     return 0 if all(w["status"] != "error" for w in results["workloads"].values()) else 1
-
-
-def write(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,7 @@ class SmvueHome:
             s = self.settings
             providers = calendar_providers(s)
             self._service = ConnectService(
-                OpStore(s.opstore_path), TokenCipher(s.secret_key()), providers, s.public_url
+                OpStore(s.opstore_target), TokenCipher(s.secret_key()), providers, s.public_url
             )
         return self._service
 
@@ -147,29 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     import_started = time.perf_counter()
     import dagster as dg
 
-    from smvue_core.providers.factory import calendar_providers
     from smvue_core.settings import Settings
     from smvue_core.sync import engine
     from smvue_pipeline.assets.raw_events import raw_calendar_events
     from smvue_pipeline.resources.bindings import build_resources
 
     settings = Settings.from_env()
-    resources = build_resources(settings)
     tuning: dict = {}
     if args.retry_cap is not None:
         tuning |= {"retry_cap_seconds": args.retry_cap, "retry_base_seconds": min(0.5, args.retry_cap)}
     if args.request_timeout is not None:
         tuning |= {"request_timeout_seconds": args.request_timeout}
-    if args.page_size or tuning:
-        providers = calendar_providers(
-            settings,
-            google={**tuning, **({"page_size": args.page_size} if args.page_size else {})},
-            microsoft={**tuning, **({"delta_page_size": args.page_size} if args.page_size else {})},
-        )
-        resources["google_calendar"], resources["outlook_calendar"] = (
-            providers["google"],
-            providers["microsoft"],
-        )
+    resources = build_resources(
+        settings,
+        google={**tuning, **({"page_size": args.page_size} if args.page_size else {})},
+        microsoft={**tuning, **({"delta_page_size": args.page_size} if args.page_size else {})},
+    )
 
     # Time spent inside SyncEngine.run (fetch + apply), apart from Dagster's run around it.
     engine_time: list[float] = []

@@ -78,17 +78,15 @@ class StackOptions:
 def prepare_dbt_manifest() -> bool:
     """`dbt parse` once, when dbt_cadence has no manifest yet: the code location the daemon loads
     builds the cadence assets from it. Returns whether it had to."""
-    from smvue_pipeline.assets import cadence
+    from smvue_pipeline.assets import cadence_project
 
-    manifest = cadence.PROJECT_DIR / "target" / "manifest.json"
-    if manifest.exists() or not (cadence.PROJECT_DIR / "dbt_project.yml").exists():
+    project_dir = cadence_project.PROJECT_DIR
+    if cadence_project.MANIFEST_PATH.exists() or not (project_dir / "dbt_project.yml").exists():
         return False
     try:
-        cadence.prepare_manifest()
+        cadence_project.prepare_manifest()
     except Exception as exc:  # dbt's own message, on one line
-        raise StackError(
-            f"dbt parse failed in {cadence.PROJECT_DIR}: {str(exc).strip().splitlines()[-1:]}"
-        ) from None
+        raise StackError(f"dbt parse failed in {project_dir}: {str(exc).strip().splitlines()[-1:]}") from None
     return True
 
 

@@ -5,8 +5,6 @@ process loads it before writing: the code server, and each run); no file or netw
 until a run (the dbt assets read dbt_cadence/target/manifest.json, which `make` prepares).
 """
 
-import os
-
 import dagster as dg
 
 from smvue_core.security.files import owner_only_umask
@@ -21,6 +19,7 @@ from smvue_pipeline.jobs import deliver_prep_reminders_job, sync_calendars_job
 from smvue_pipeline.resources.bindings import build_resources
 from smvue_pipeline.resources.dashboard import DashboardResource
 from smvue_pipeline.resources.reminder_webhook import WEBHOOK_ENV, ReminderWebhookResource
+from smvue_pipeline.resources.secrets import env_secret
 from smvue_pipeline.schedules import reconcile_schedule, renew_watches_job, watch_renewal_schedule
 from smvue_pipeline.sensors.change_queue import change_queue_sensor
 from smvue_pipeline.sensors.reminders import prep_reminder_sensor
@@ -40,7 +39,6 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     owner_only_umask()
     cadence_assets, cadence_resources = cadence_definitions()
     resources = build_resources(settings)
-    webhook_url = os.environ.get(WEBHOOK_ENV)
     return dg.Definitions(
         assets=[
             raw_calendar_events,
@@ -59,7 +57,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             **resources,
             **cadence_resources,
             # The URL may carry a secret (a Slack-style hook): the UI shows the variable's name only.
-            "reminder_webhook": ReminderWebhookResource(url=dg.EnvVar(WEBHOOK_ENV) if webhook_url else None),
+            "reminder_webhook": ReminderWebhookResource(url=env_secret(WEBHOOK_ENV, None)),
             "dashboard": DashboardResource(
                 path=str(settings.home / "dashboard.html"),
                 published_path=str(settings.published_path),

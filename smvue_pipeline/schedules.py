@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from smvue_core.opstore.connections import syncable_connections
-from smvue_core.providers.base import CalendarProvider
 from smvue_core.settings import Settings
 from smvue_core.sync.planning import describe_many
 from smvue_core.sync.request import EVERYTHING
 from smvue_core.watches import WatchManager
 from smvue_pipeline.assets.raw_events import sync_run_config
 from smvue_pipeline.jobs import sync_calendars_job
+from smvue_pipeline.resources.calendars import CalendarResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 
 RECONCILE_CRON_ENV = "SMVUE_RECONCILE_CRON"
@@ -76,13 +76,13 @@ def build_reconcile_schedule(cron_schedule: str | None = None) -> dg.ScheduleDef
 def renew_watches(
     context: dg.OpExecutionContext,
     opstore: OperationalStoreResource,
-    google_calendar: CalendarProvider,
-    outlook_calendar: CalendarProvider,
+    google_calendar: CalendarResource,
+    outlook_calendar: CalendarResource,
 ):
     manager = WatchManager(
         opstore.store,
         opstore.cipher,
-        {"google": google_calendar, "microsoft": outlook_calendar},
+        {"google": google_calendar.client(), "microsoft": outlook_calendar.client()},
         Settings.from_env(),
     )
     now = datetime.now(UTC)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from calendar_emulator.server import EmulatorServer
-from tests import processes
+from tests import dbt_manifest, processes
 from tests.admin import AdminClient
 from tests.waiting import SLOWDOWN, scaled
 
@@ -18,6 +18,8 @@ DEFAULT_TEST_BUDGET = 120.0
 
 def pytest_configure(config: pytest.Config) -> None:
     processes.mark_session()
+    # Before collection: test modules import Dagster's definitions, built from the dbt manifest.
+    dbt_manifest.prepare()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

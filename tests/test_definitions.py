@@ -156,3 +156,41 @@ def test_mirror_check_compares_with_the_store():
     assert metadata["dagster/row_count"].value == 3
     assert metadata["status_connected"].value == 2 and metadata["status_error"].value == 1
     assert "| c1 |" in metadata["preview"].value
+
+
+# Loads the code location, recording every process it starts, and what changed in the environment.
+LOAD_AND_REPORT = """
+import json, os, subprocess
+
+started, popen_init = [], subprocess.Popen.__init__
+
+def recording(self, args, *rest, **kwargs):
+    started.append([str(arg) for arg in args] if isinstance(args, (list, tuple)) else [str(args)])
+    popen_init(self, args, *rest, **kwargs)
+
+subprocess.Popen.__init__ = recording
+before = dict(os.environ)
+import smvue_pipeline.definitions
+changed = sorted(set(os.environ.items()) ^ set(before.items()))
+print(json.dumps({"started": started, "changed": changed}))
+"""
+
+
+def test_loading_the_code_location_runs_no_dbt_and_sets_no_variable():
+    """STYLE: modules Dagster loads do no I/O at import time — dbt is not run (the manifest is
+    prepared beforehand), not even under `dagster dev`, and the environment is not written."""
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.processes import run
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DAGSTER_IS_DEV_CLI": "1"}  # what `dagster dev` sets for its code servers
+    result = run([sys.executable, "-c", LOAD_AND_REPORT], timeout=120, cwd=repo, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    # (Dagster's vendored croniter runs `file` on the interpreter when imported: not ours.)
+    assert [argv for argv in report["started"] if any("dbt" in Path(arg).name for arg in argv)] == []
+    assert report["changed"] == []

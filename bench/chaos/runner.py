@@ -17,8 +17,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import machine
-from bench.harness import RESULTS, write
+from bench.common import RESULTS, machine, write
 
 
 def scenarios():

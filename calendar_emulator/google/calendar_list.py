@@ -13,19 +13,16 @@ minAccessRole may not be given.
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
 from calendar_emulator.google.errors import GoogleApiError, bad_request
-from calendar_emulator.google.listing import _boolean
+from calendar_emulator.google.listing import PageTokens, _boolean
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 250
 ACCESS_ROLES = ("freeBusyReader", "reader", "writerWithoutPrivateAccess", "writer", "owner")  # ascending
-MAX_CURSORS = 10_000
 
 
 @dataclass
@@ -84,32 +81,16 @@ class ListSnapshot:
     sync_token: str
 
 
-class ListPages:
-    """Opaque page tokens over one listing's snapshot (later changes come in the next sync)."""
-
-    def __init__(self, limit: int = MAX_CURSORS) -> None:
-        self._pages: OrderedDict[str, tuple[ListSnapshot, int]] = OrderedDict()
-        self._limit = limit
-
-    def mint(self, snapshot: ListSnapshot, offset: int) -> str:
-        token = "EkA" + secrets.token_urlsafe(24)
-        self._pages[token] = (snapshot, offset)
-        while len(self._pages) > self._limit:
-            self._pages.popitem(last=False)
-        return token
-
-    def resolve(self, token: str, owner: str) -> tuple[ListSnapshot, int]:
-        found = self._pages.get(token)
-        if found is None or found[0].owner != owner:
-            raise bad_request("invalid", "Invalid page token value.", "pageToken")
-        return found
+def list_pages() -> PageTokens[ListSnapshot]:
+    """The calendar list's page tokens (their own prefix, as on the real service)."""
+    return PageTokens(prefix="EkA")
 
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ACCESS_ROLES)}
 
 
 def page(
-    pages: ListPages,
+    pages: PageTokens[ListSnapshot],
     owner: str,
     query: CalendarListQuery,
     live: list[tuple[int, dict]],
@@ -120,7 +101,7 @@ def page(
     """One page of the calendar list. `live`/`removed`: (change number, entry) of present entries
     and of tombstones; `watermark`: the sync token's change number (None: a full listing)."""
     if query.page_token:
-        snapshot, offset = pages.resolve(query.page_token, owner)
+        snapshot, offset = pages.resolve(query.page_token, lambda listed: listed.owner == owner)
     else:
         rows = [
             (seq, entry)

@@ -20,8 +20,10 @@ import base64
 import binascii
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -31,6 +33,8 @@ from calendar_emulator.google import instances
 from calendar_emulator.google.errors import GoogleApiError, bad_request
 from calendar_emulator.google.eventdata import format_updated, load_zone, parse_rfc3339
 from calendar_emulator.google.records import Calendar, StoredEvent
+
+SnapshotT = TypeVar("SnapshotT")
 
 DEFAULT_PAGE = 250
 MAX_PAGE = 2500
@@ -323,23 +327,26 @@ class Snapshot:
     sync_token: str | None
 
 
-class PageTokens:
+class PageTokens(Generic[SnapshotT]):
     """Opaque page tokens naming (snapshot, offset): asking for a page twice gives the same page, and
-    what changes after the snapshot comes in the next sync, not in later pages."""
+    what changes after the snapshot comes in the next sync, not in later pages. One per listing kind
+    (events, the calendar list), each with the token prefix the real service uses for it."""
 
-    def __init__(self, limit: int = MAX_CURSORS) -> None:
-        self._pages: OrderedDict[str, tuple[Snapshot, int]] = OrderedDict()
+    def __init__(self, prefix: str = "EjY", limit: int = MAX_CURSORS) -> None:
+        self._pages: OrderedDict[str, tuple[SnapshotT, int]] = OrderedDict()
+        self._prefix = prefix
         self._limit = limit
 
-    def mint(self, snapshot: Snapshot, offset: int) -> str:
-        token = "EjY" + secrets.token_urlsafe(24)
+    def mint(self, snapshot: SnapshotT, offset: int) -> str:
+        token = self._prefix + secrets.token_urlsafe(24)
         self._pages[token] = (snapshot, offset)
         while len(self._pages) > self._limit:
             self._pages.popitem(last=False)
         return token
 
-    def resolve(self, token: str, calendar: Calendar, owner: str) -> tuple[Snapshot, int]:
+    def resolve(self, token: str, belongs: Callable[[SnapshotT], bool]) -> tuple[SnapshotT, int]:
+        """The page a token names, if it was minted for this caller's listing (else a 400)."""
         found = self._pages.get(token)
-        if found is None or found[0].calendar_id != calendar.id or found[0].owner != owner:
+        if found is None or not belongs(found[0]):
             raise bad_request("invalid", "Invalid page token value.", "pageToken")
         return found

@@ -97,7 +97,7 @@ class GoogleBackend(ProviderBackend):
         self.global_generation = 0
         self.user_generation: dict[str, int] = {}
         self.pages = listing.PageTokens()
-        self.list_pages = calendar_list.ListPages()
+        self.list_pages = calendar_list.list_pages()
         self.removed_entries: dict[str, list[tuple[int, dict]]] = {}  # email -> calendar list tombstones
         self.channels = ChannelRegistry(state.notifier)
 
@@ -273,7 +273,10 @@ class GoogleBackend(ProviderBackend):
 
     def list_events(self, user: User, calendar: Calendar, query: listing.ListQuery) -> dict:
         if query.page_token:
-            snapshot, offset = self.pages.resolve(query.page_token, calendar, user.email.lower())
+            owner = user.email.lower()
+            snapshot, offset = self.pages.resolve(
+                query.page_token, lambda listed: listed.calendar_id == calendar.id and listed.owner == owner
+            )
         else:
             watermark = None
             if query.sync_token:

@@ -99,7 +99,10 @@ class LiveStack:
         from smvue_pipeline.resources.bindings import build_resources
 
         resources = build_resources(self.settings)
-        providers = {"google": resources["google_calendar"], "microsoft": resources["outlook_calendar"]}
+        providers = {
+            "google": resources["google_calendar"].client(),
+            "microsoft": resources["outlook_calendar"].client(),
+        }
         manager = WatchManager(
             OpStore(self.settings.opstore_target),
             TokenCipher(self.settings.secret_key()),

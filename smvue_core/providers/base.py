@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-import dagster as dg
-
 ProviderName = Literal["google", "microsoft"]
 
 # The extended-property name SMVue tags its own events with (Google private property key; Graph
@@ -252,8 +250,9 @@ class ProviderSession(ABC):
         """Cancel (Google: delete; Graph: cancel as organizer); already-gone is success."""
 
 
-class CalendarProvider(dg.ConfigurableResource, ABC):
-    """A provider's OAuth client and session factory, bound once as a Dagster resource."""
+class CalendarProvider(ABC):
+    """A provider's OAuth client and session factory. Plain Python: the gateway and the write-back
+    worker build it from Settings (`factory`), the Dagster layer from its resources' config."""
 
     @property
     @abstractmethod

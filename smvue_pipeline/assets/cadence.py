@@ -5,33 +5,33 @@ source keys, so the lineage is one graph) and writes the `analytics` marts. Each
 whole project (models, seeds, data tests; unit tests run in CI) and then republishes the
 readers' snapshot.
 
-The asset definitions need `dbt_cadence/target/manifest.json`: `make` rebuilds it when the
-project changes, `prepare_manifest()` does the same from Python, and importing this module
-parses the project once if the file is missing.
+The asset definitions are built from `dbt_cadence/target/manifest.json`, which the composition
+root prepares (`make` when the project changes, `smvue up` when it is missing, the tests'
+conftest; see `cadence_project`): importing this module reads project files and runs nothing. A run tells
+dbt where the warehouse is with `--vars` (profiles.yml reads them), never through os.environ.
 """
 
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
 from smvue_core.settings import Settings
 from smvue_core.warehouse.database import extension_directory, publish
+from smvue_pipeline.assets.cadence_project import cadence_project, dbt_resource
 from smvue_pipeline.assets.raw_events import WAREHOUSE_POOL
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_cadence"
+__all__ = ["cadence_dbt_assets", "dbt_resource"]  # dbt_resource: the `dbt` resource they run with
+
 CADENCE_GROUP = "cadence"
 OWNER = "team:smvue-data"
 
@@ -52,34 +52,6 @@ BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 MARTS_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=26), warn_window=timedelta(hours=12)
 )
-
-
-@cache
-def cadence_project() -> DbtProject:
-    """The dbt_cadence project; under `dagster dev` its manifest is rebuilt on load."""
-    project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
-    project.prepare_if_dev()
-    return project
-
-
-def prepare_manifest() -> Path:
-    """Run `dbt parse` so target/manifest.json matches the project files; returns its path.
-    (dagster-dbt's own preparer looks for `dbt` on PATH, which the venv may not be on.)"""
-    project = cadence_project()
-    dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
-    dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    return project.manifest_path
-
-
-def dbt_executable() -> str:
-    """This interpreter's dbt: the venv is often not on PATH (`.venv/bin/python -m pytest`)."""
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else "dbt"
-
-
-def dbt_resource() -> DbtCliResource:
-    """The `dbt` resource the cadence assets run with."""
-    return DbtCliResource(project_dir=cadence_project(), dbt_executable=dbt_executable())
 
 
 class CadenceTranslator(DagsterDbtTranslator):
@@ -114,31 +86,26 @@ class CadenceRunConfig(dg.Config):
     as_of: str | None = Field(None, description="ISO timestamp to measure cadence at (UTC if no offset)")
     lookahead_days: int | None = Field(None, description="Up Next horizon in days (default 7)")
 
-    def dbt_vars(self) -> list[str]:
+    def dbt_vars(self) -> dict[str, Any]:
         values = {"as_of": self.as_of, "lookahead_days": self.lookahead_days}
-        chosen = {name: value for name, value in values.items() if value is not None}
-        return ["--vars", json.dumps(chosen)] if chosen else []
+        return {name: value for name, value in values.items() if value is not None}
 
 
-@contextmanager
-def dbt_environment(settings: Settings) -> Iterator[None]:
-    """The variables profiles.yml reads, while dagster-dbt starts dbt and opens its own adapter:
-    dbt runs in dbt_cadence/, so the warehouse path must be absolute, and an encrypted warehouse
-    needs the packaged httpfs extension's directory."""
-    values = {"SMVUE_WAREHOUSE": str(Path(settings.warehouse_path).resolve())}
+def warehouse_vars(settings: Settings) -> dict[str, str]:
+    """The dbt vars profiles.yml reads the warehouse from. dbt runs in dbt_cadence/, so the path is
+    absolute; an encrypted warehouse needs the packaged httpfs extension's directory. The key is
+    not a var (a command line is not secret): profiles.yml reads SMVUE_WAREHOUSE_KEY, which is in
+    the run's environment already, where Settings found it. dagster-dbt hands the same --vars to
+    dbt and to the adapter it opens in this process for the row counts."""
+    values = {"smvue_warehouse": str(Path(settings.warehouse_path).resolve())}
     if settings.warehouse_key:
-        values["SMVUE_WAREHOUSE_KEY"] = settings.warehouse_key
-        values["SMVUE_DUCKDB_EXTENSION_DIR"] = extension_directory()
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        values["smvue_duckdb_extension_dir"] = extension_directory()
+    return values
+
+
+def build_args(settings: Settings, config: CadenceRunConfig) -> list[str]:
+    """`dbt build` over the whole project with one --vars: where the warehouse is, and the run's settings."""
+    return [*BUILD_ARGS, "--vars", json.dumps({**warehouse_vars(settings), **config.dbt_vars()})]
 
 
 def keep_parse_cache(run_target: Path) -> None:
@@ -157,12 +124,12 @@ def keep_parse_cache(run_target: Path) -> None:
 
 
 def _manifest_path() -> Path:
-    """The manifest the asset definitions are built from; parsed once here on a fresh checkout
-    (make and CI prepare it beforehand, so loading Dagster normally reads a file and no more)."""
+    """The manifest the asset definitions are built from, prepared before Dagster loads them."""
     manifest = cadence_project().manifest_path
     if not manifest.exists():
-        logging.getLogger(__name__).warning("%s is missing; running dbt parse", manifest)
-        prepare_manifest()
+        raise FileNotFoundError(
+            f"{manifest} is missing: `make dbt_cadence/target/manifest.json` or `smvue up` runs dbt parse"
+        )
     return manifest
 
 
@@ -179,14 +146,13 @@ def cadence_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, c
     # A throwaway target folder: dagster-dbt would otherwise leave one folder per run under
     # dbt_cadence/target, forever. dbt's output is in the run's compute logs.
     with tempfile.TemporaryDirectory(prefix="dbt_cadence-") as target_dir:
-        with dbt_environment(settings):
-            invocation = dbt.cli(
-                [*BUILD_ARGS, *config.dbt_vars()], context=context, target_path=Path(target_dir)
-            )
-        # Raises when dbt fails (a model or a data test): the snapshot then stays the last good one.
-        yield from invocation.stream().fetch_row_counts()
+        invocation = dbt.cli(build_args(settings, config), context=context, target_path=Path(target_dir))
+        try:
+            # Raises when dbt fails (a model or a data test): the snapshot then stays the last good one.
+            yield from invocation.stream().fetch_row_counts()
+        finally:
+            close_adapter(invocation)
         keep_parse_cache(Path(target_dir))
-    release_adapter_connection()
     publish(settings.warehouse_path, settings.published_path)
     observation = cadence_observation(settings)
     if observation is not None:
@@ -237,13 +203,19 @@ def cadence_observation(settings: Settings) -> dg.AssetObservation | None:
     )
 
 
-def release_adapter_connection() -> None:
-    """Close the warehouse handle dbt-duckdb keeps open in this process after the row counts
-    (its environment is a class-level singleton with keep_open): later steps of the same run
-    (prep_reminders) could not attach the warehouse file otherwise."""
+def close_adapter(invocation: DbtCliInvocation) -> None:
+    """Close the warehouse the row counts opened read-only in this process: dbt-duckdb keeps its
+    database open for the process (keep_open; closing per model would cost the build its cache),
+    and later steps of the same run (prep_reminders) could not attach the file otherwise. Through
+    dbt-duckdb's public calls: release the adapter's connections, close the environment, forget it."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    with DuckDBConnectionManager._LOCK:
-        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
-    if environment is not None:
-        environment.close()
+    if invocation.adapter is None:  # dagster-dbt could not open one (it logged why)
+        return
+    invocation.adapter.cleanup_connections()
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # noqa: BLE001 - dbt-duckdb's bare Exception: no database was opened
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()

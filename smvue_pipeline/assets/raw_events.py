@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from smvue_core.providers.base import CalendarProvider
 from smvue_core.sync.engine import ConnectionResult
 from smvue_core.sync.request import CalendarRef, SyncRequest
 from smvue_core.sync.service import mark_syncing, one_line, run_sync, select_jobs
 from smvue_pipeline.assets.checks import connections_healthy_check, privacy_check, unique_event_key_check
 from smvue_pipeline.assets.previews import error_summary, preview_table
+from smvue_pipeline.resources.calendars import CalendarResource
 from smvue_pipeline.resources.opstore import OperationalStoreResource
 from smvue_pipeline.resources.warehouse import WarehouseResource
 
@@ -133,8 +133,8 @@ def raw_calendar_events(
     config: SyncConfig,
     warehouse: WarehouseResource,
     opstore: OperationalStoreResource,
-    google_calendar: CalendarProvider,
-    outlook_calendar: CalendarProvider,
+    google_calendar: CalendarResource,
+    outlook_calendar: CalendarResource,
 ) -> dg.MaterializeResult:
     """Provider events (one row per instance per connection) in `raw.calendar_events`.
 
@@ -144,7 +144,7 @@ def raw_calendar_events(
     is ever stored.
     """
     request = config.to_request()
-    providers = {"google": google_calendar, "microsoft": outlook_calendar}
+    providers = {"google": google_calendar.client(), "microsoft": outlook_calendar.client()}
     connections = opstore.connections
     jobs = select_jobs(request, connections, providers)
     mark_syncing(jobs, connections)

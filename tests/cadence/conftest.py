@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from smvue_core.warehouse.database import extension_directory, open_database
-from smvue_pipeline.assets.cadence import PROJECT_DIR
+from smvue_pipeline.assets.cadence_project import PROJECT_DIR
 from tests import processes
 from tests.cadence.fixtures import AS_OF, build_warehouse
 from tests.waiting import scaled
@@ -20,8 +20,9 @@ DBT = Path(sys.executable).parent / "dbt"
 
 
 def start_dbt_build(warehouse: Path, key: str | None, work_dir: Path) -> subprocess.Popen:
-    """Start `dbt build` of dbt_cadence at AS_OF, configured the way the pipeline does it (the
-    environment only), with unit tests: this is where CI runs them."""
+    """Start `dbt build` of dbt_cadence at AS_OF, configured through the environment as a plain
+    `dbt` command is (the pipeline passes --vars instead: test_dbt_cadence runs that route), with
+    unit tests: this is where CI runs them."""
     env = {
         **os.environ,
         "DO_NOT_TRACK": "1",

@@ -4,12 +4,14 @@
 The boundary cases of the cadence math are dbt unit tests (models/**/*.yml), run by every build
 here; these tests check what the marts say about whole scenarios."""
 
+import os
 from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
 import pytest
 
+from smvue_core.warehouse.database import open_database
 from smvue_pipeline.assets.cadence import cadence_dbt_assets, dbt_resource
 from tests.cadence.conftest import WAREHOUSE_KEY, read_rows
 from tests.cadence.fixtures import AS_OF, DAY, TEAM_MEMBERS, build_warehouse
@@ -190,6 +192,48 @@ def test_dagster_materializes_the_cadence_assets_and_publishes(tmp_path, monkeyp
         published, "SELECT rep_id, cadence_status FROM analytics.cadence_metrics ORDER BY rep_id"
     )
     assert {row["rep_id"]: row["cadence_status"] for row in snapshot}["rep_overdue"] == "overdue"
+
+
+@pytest.mark.parametrize("key", [None, WAREHOUSE_KEY], ids=["plain", "encrypted"])
+def test_a_run_tells_dbt_the_warehouse_by_vars_and_leaves_it_free(tmp_path, monkeypatch, key):
+    """Only SMVUE_HOME set: the warehouse path dbt needs (and its extension directory) reach dbt
+    and dagster-dbt's row counts as --vars, the environment is untouched, and once the run is done
+    this process can open the warehouse for writing (as prep_reminders does next)."""
+    for name in ("SMVUE_WAREHOUSE", "SMVUE_PUBLISHED", "SMVUE_DUCKDB_EXTENSION_DIR", "SMVUE_WAREHOUSE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    if key:
+        monkeypatch.setenv("SMVUE_WAREHOUSE_KEY", key)
+    monkeypatch.setenv("SMVUE_HOME", str(tmp_path))
+    warehouse = tmp_path / "warehouse.duckdb"
+    build_warehouse(warehouse, key)
+    environment = dict(os.environ)
+
+    result = dg.materialize(
+        [cadence_dbt_assets],
+        resources={"dbt": dbt_resource()},
+        run_config={"ops": {"cadence_dbt_assets": {"config": {"as_of": AS_OF.isoformat()}}}},
+    )
+
+    assert result.success
+    assert dict(os.environ) == environment
+    counts = {
+        event.materialization.asset_key.to_user_string(): event.materialization.metadata.get(
+            "dagster/row_count"
+        )
+        for event in result.get_asset_materialization_events()
+    }
+    assert counts["cadence_metrics"] == dg.IntMetadataValue(len(TEAM_MEMBERS))
+    con = open_database(warehouse, key)  # read-write: fails while a read-only handle is open here
+    try:
+        assert con.execute("SELECT count(*) FROM analytics.cadence_metrics").fetchone() == (
+            len(TEAM_MEMBERS),
+        )
+    finally:
+        con.close()
+    published = read_rows(
+        tmp_path / "published.duckdb", "SELECT count(*) AS n FROM analytics.cadence_metrics", key
+    )
+    assert published == [{"n": len(TEAM_MEMBERS)}]
 
 
 def test_cadence_assets_are_wired_to_the_python_assets():

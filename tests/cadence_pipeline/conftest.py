@@ -1,15 +1,12 @@
 """Fixtures for the 1:1 → cadence → reminders → dashboard pipeline tests.
 
-- `dbt_manifest` (session): dbt_cadence/target/manifest.json, parsed here when missing or older
-  than the project, because the cadence assets read it when their module is imported.
+- `dbt_manifest` (session): dbt_cadence/target/manifest.json, current (tests/dbt_manifest.py).
 - `wh`: a scratch warehouse with the app.* tables and helpers to add roster rows, events and
   SMVue meetings and run the 1:1 recompute (pure SQL; no provider involved).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,47 +14,16 @@ import pytest
 
 from smvue_core.warehouse.database import ensure_schema, open_database
 from smvue_core.warehouse.one_on_ones import OneOnOneRules, ensure_app_tables, recompute
-from tests import processes
+from tests.dbt_manifest import prepare as prepare_manifest
 
 REPO = Path(__file__).resolve().parents[2]
-DBT_PROJECT = REPO / "dbt_cadence"
-MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # a Wednesday
-
-
-def _manifest_is_current() -> bool:
-    if not MANIFEST.exists():
-        return False
-    built = MANIFEST.stat().st_mtime
-    sources = [
-        p
-        for p in DBT_PROJECT.rglob("*")
-        if p.suffix in (".sql", ".yml", ".csv") and "target" not in p.parts and "logs" not in p.parts
-    ]
-    return all(p.stat().st_mtime <= built for p in sources)
 
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """What `make` does before the tests (Makefile rule $(DBT_MANIFEST)), for a bare `pytest`."""
-    if not _manifest_is_current():
-        dbt = Path(sys.executable).parent / "dbt"
-        processes.run(
-            [
-                str(dbt),
-                "parse",
-                "--project-dir",
-                str(DBT_PROJECT),
-                "--profiles-dir",
-                str(DBT_PROJECT),
-                "--quiet",
-            ],
-            env={**os.environ, "DO_NOT_TRACK": "1"},
-            cwd=REPO,
-            timeout=180,
-        ).check_returncode()
-        MANIFEST.touch()
-    return MANIFEST
+    """The manifest, current (tests/conftest.py prepared it before collection; cheap to re-check)."""
+    return prepare_manifest()
 
 
 def person(

@@ -156,7 +156,10 @@ def test_calendar_to_cadence_reminders_and_dashboard(emulator, home, dbt_manifes
     from smvue_pipeline.definitions import build_defs
 
     resources = build_resources(settings)
-    providers = {"google": resources["google_calendar"], "microsoft": resources["outlook_calendar"]}
+    providers = {
+        "google": resources["google_calendar"].client(),
+        "microsoft": resources["outlook_calendar"].client(),
+    }
     connect_service = ConnectService(
         store, TokenCipher(settings.secret_key()), providers, settings.public_url
     )

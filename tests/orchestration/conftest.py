@@ -131,8 +131,8 @@ class Pipeline:
         self.resources = build_resources(settings)
         self.opstore: OperationalStoreResource = self.resources["opstore"]
         providers = {
-            "google": self.resources["google_calendar"],
-            "microsoft": self.resources["outlook_calendar"],
+            "google": self.resources["google_calendar"].client(),
+            "microsoft": self.resources["outlook_calendar"].client(),
         }
         self.connect_service = ConnectService(
             self.opstore.store, self.opstore.cipher, providers, settings.public_url

@@ -96,12 +96,7 @@ class SyncHarness:
         return calendar_providers(self.settings, google=google, microsoft=microsoft)
 
     def resources(self, google: dict | None = None, microsoft: dict | None = None) -> dict:
-        resources = build_resources(self.settings)
-        if google or microsoft:
-            clients = self.clients(google, microsoft)
-            resources["google_calendar"] = clients["google"]
-            resources["outlook_calendar"] = clients["microsoft"]
-        return resources
+        return build_resources(self.settings, google=google, microsoft=microsoft)
 
     # --- connecting --------------------------------------------------------------------------
     def new_manager(self, provider: str, *, second_calendar: bool = True, name: str = "Mara Manager"):

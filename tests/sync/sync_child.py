@@ -10,7 +10,6 @@ import sys
 
 import dagster as dg
 
-from smvue_core.providers.factory import calendar_providers
 from smvue_core.settings import Settings
 from smvue_core.sync import engine
 from smvue_pipeline.assets.raw_events import raw_calendar_events
@@ -29,11 +28,9 @@ def _announcing(apply):
 
 def main(page_size: int) -> int:
     settings = Settings.from_env()
-    resources = build_resources(settings)
-    providers = calendar_providers(
+    resources = build_resources(
         settings, google={"page_size": page_size}, microsoft={"delta_page_size": page_size}
     )
-    resources["google_calendar"], resources["outlook_calendar"] = providers["google"], providers["microsoft"]
     engine.apply_batch = _announcing(engine.apply_batch)
     print("syncing", flush=True)
     result = dg.materialize([raw_calendar_events], resources=resources)

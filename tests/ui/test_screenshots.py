@@ -129,7 +129,10 @@ def test_cadence_dashboard(chromium, artifacts, tmp_path, monkeypatch):
         store = OpStore(settings.opstore_path)
         roster = RosterRepository(store)
         resources = build_resources(settings)
-        providers = {"google": resources["google_calendar"], "microsoft": resources["outlook_calendar"]}
+        providers = {
+            "google": resources["google_calendar"].client(),
+            "microsoft": resources["outlook_calendar"].client(),
+        }
         connect = ConnectService(store, TokenCipher(settings.secret_key()), providers, settings.public_url)
         today = datetime.now(UTC).date()
         for manager in ORGANISATION:

@@ -24,7 +24,7 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.model import JsonModel
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from smvue_core.providers import oauth
 from smvue_core.providers.base import (
@@ -74,8 +74,11 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 PAGE_SIZE = 2500
 
 
-class GoogleCalendarClient(CalendarProvider):
+class GoogleCalendarClient(BaseModel, CalendarProvider):
     """Google Calendar v3 and Google OAuth; endpoints configurable so tests use the emulator."""
+
+    # Configuration, fixed once built; a misspelt setting is an error, not silently ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_base: str = Field(description="Calendar API root, ending in /calendar/v3/")
     auth_base: str = Field(default=GOOGLE_AUTH_BASE, description="OAuth root: <base>v2/auth, token, revoke")
@@ -83,8 +86,8 @@ class GoogleCalendarClient(CalendarProvider):
     client_secret: str
     request_timeout_seconds: float = 30.0
     max_attempts: int = 6
-    # Retry timing is configuration, not a private attribute: Dagster rebuilds resources from their
-    # fields, so anything else would be lost between definition and run.
+    # Retry timing is configuration, not a private attribute: the Dagster resource that builds this
+    # client carries only fields from definition to run.
     retry_base_seconds: float = Field(0.5, description="backoff base when no Retry-After is given")
     retry_cap_seconds: float = Field(30.0, description="longest backoff between two attempts")
     max_retry_after_seconds: float = Field(

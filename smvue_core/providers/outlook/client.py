@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import msal
 import orjson
 import requests
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from smvue_core.providers import oauth
 from smvue_core.providers.base import (
@@ -105,8 +105,11 @@ DELTA_PAGE_SIZE = 1000
 DISCOVERY_TTL_SECONDS = 24 * 3600  # what msal itself caches discovery for
 
 
-class OutlookCalendarClient(CalendarProvider):
+class OutlookCalendarClient(BaseModel, CalendarProvider):
     """Microsoft Graph calendars and the Microsoft identity platform (msal)."""
+
+    # Configuration, fixed once built; a misspelt setting is an error, not silently ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_base: str = Field(default=GRAPH_API_BASE, description="Graph root, ending in /v1.0/")
     authority: str = Field(
@@ -116,8 +119,8 @@ class OutlookCalendarClient(CalendarProvider):
     client_secret: str
     request_timeout_seconds: float = 30.0
     max_attempts: int = 6
-    # Retry timing is configuration, not a private attribute: Dagster rebuilds resources from their
-    # fields, so anything else would be lost between definition and run.
+    # Retry timing is configuration, not a private attribute: the Dagster resource that builds this
+    # client carries only fields from definition to run.
     retry_base_seconds: float = Field(0.5, description="backoff base when no Retry-After is given")
     retry_cap_seconds: float = Field(30.0, description="longest backoff between two attempts")
     max_retry_after_seconds: float = Field(

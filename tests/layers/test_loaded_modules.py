@@ -1,0 +1,81 @@
+"""The core is plain Python: the gateway, the write-back worker and every `smvue_core` module load
+without Dagster (and the core without the web stack), each checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.processes import run
+
+REPO = Path(__file__).resolve().parents[2]
+CORE = REPO / "smvue_core"
+DAGSTER = ("dagster",)  # dagster, dagster_dbt, dagster_duckdb, dagster_webserver, ...
+WEB = ("fastapi", "starlette", "uvicorn")
+
+# Imports the listed modules, then prints the loaded modules whose names start with a prefix.
+CHILD = """
+import importlib, json, sys
+modules, prefixes = json.loads(sys.argv[1]), tuple(json.loads(sys.argv[2]))
+for name in modules:
+    importlib.import_module(name)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(prefixes))))
+"""
+
+
+def core_modules() -> list[str]:
+    names = []
+    for path in sorted(CORE.rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def loaded_after_importing(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    result = run(
+        [sys.executable, "-c", CHILD, json.dumps(modules), json.dumps(prefixes)], timeout=60, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("modules", "forbidden"),
+    [
+        (["webhook_gateway.app"], DAGSTER),
+        (["smvue_core.writeback.worker"], DAGSTER + WEB),
+        (core_modules(), DAGSTER + WEB),
+    ],
+    ids=["gateway", "writeback_worker", "every_core_module"],
+)
+def test_importing_loads_no_forbidden_package(modules, forbidden):
+    assert len(modules) >= 1
+    assert loaded_after_importing(modules, forbidden) == []
+
+
+def test_the_check_sees_dagster_when_it_is_loaded():
+    """The child reports what it loads: importing the Dagster layer is seen."""
+    assert "dagster" in loaded_after_importing(["smvue_pipeline.resources.calendars"], DAGSTER)
+
+
+def test_no_core_source_imports_dagster_or_the_web_stack():
+    """Also imports inside functions, which importing a module does not run."""
+    offenders = []
+    for path in sorted(CORE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(REPO)}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0].startswith(DAGSTER) or name.split(".")[0] in WEB
+            ]
+    assert offenders == []
