@@ -15,6 +15,10 @@ own write transaction, so a cached row is never older than the data that transac
 disconnect committed before a notice's transaction always rejects it. A Google channel's last
 accepted message number rides in the same cached row and is advanced in the transaction that
 queues the change, so a replayed number is refused however the notices are grouped.
+
+On PostgreSQL (SMVUE_DATABASE_URL) the group is one transaction on a connection of the intake's
+own; there is no `data_version`, so a cached watch row serves its own group only, and the queue
+rows go in last, under the queue's ordered-append lock (opstore/postgres.py), just before COMMIT.
 """
 
 from __future__ import annotations
