@@ -145,7 +145,7 @@ def child(notifications: int, workdir: Path) -> int:
             api.headers["Authorization"] = f"Bearer {live.settings.api_token()}"
             browser = requests.Session()
             browser.trust_env = False
-            store = OpStore(live.settings.opstore_path)
+            store = OpStore(live.settings.opstore_target)
             repo = ConnectionRepository(store, TokenCipher(live.settings.secret_key()))
             queue = ChangeQueue(store)
             for manager_id, email, provider in people:

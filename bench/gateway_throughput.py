@@ -55,8 +55,8 @@ HOST = "127.0.0.1"
 
 
 # --- the opstore: N connections with one valid channel each --------------------------------------
-def seed(home: Path, key: str, watches: int) -> list[tuple[str, str, str]]:
-    store = OpStore(home / "operational.sqlite")
+def seed(target, key: str, watches: int) -> list[tuple[str, str, str]]:
+    store = OpStore(target)
     repo = ConnectionRepository(store, TokenCipher(key))
     channels = []
     for index in range(watches):
@@ -86,8 +86,8 @@ def seed(home: Path, key: str, watches: int) -> list[tuple[str, str, str]]:
     return channels
 
 
-def queue_rows(home: Path) -> int:
-    store = OpStore(home / "operational.sqlite")
+def queue_rows(target) -> int:
+    store = OpStore(target)
     try:
         return store.query_one("SELECT count(*) AS n FROM change_queue")["n"]
     finally:
@@ -95,14 +95,16 @@ def queue_rows(home: Path) -> int:
 
 
 # --- the server ------------------------------------------------------------------------------------
-def start_gateway(home: Path, key: str, port: int) -> subprocess.Popen:
+def start_gateway(home: Path, key: str, port: int, database_url: str | None = None) -> subprocess.Popen:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SMVUE_DATABASE_URL"},
         "SMVUE_HOME": str(home),
         "SMVUE_SECRET_KEY": key,
         "SMVUE_API_TOKEN": "bench-token-" + "x" * 32,
         "SMVUE_BENCH_NOOP": "1",
     }
+    if database_url:
+        env["SMVUE_DATABASE_URL"] = database_url
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("smvue")), "gateway", "--host", HOST, "--port", str(port)],
         env=env,
@@ -360,7 +362,7 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def measure(driver: str, port: int, channels, home: Path, server_pid: int, args) -> dict:
+def measure(driver: str, port: int, channels, home, server_pid: int, args) -> dict:
     """Alternating rounds (empty endpoint, then notifications) with one load generator."""
     if driver == "wrk" or driver == "raw":
         connections, processes = args.connections, 2
@@ -440,6 +442,36 @@ def measure(driver: str, port: int, channels, home: Path, server_pid: int, args)
     }
 
 
+def run_backend(backend: str, drivers: list[str], args) -> dict:
+    """Every driver against one gateway process on one store (a fresh one)."""
+    from contextlib import ExitStack
+
+    home = Path(tempfile.mkdtemp(prefix="smvue-gateway-bench-"))
+    key = TokenCipher.generate_key()
+    with ExitStack() as stack:
+        database_url = None
+        if backend == "postgresql":
+            from bench.postgres import throwaway_server
+
+            server_pg = stack.enter_context(throwaway_server())
+            database_url = stack.enter_context(server_pg.database())
+        elif backend != "sqlite":
+            raise SystemExit(f"--backends: unknown backend {backend!r} (sqlite, postgresql)")
+        target = database_url or home / "operational.sqlite"
+        channels = seed(target, key, args.watches)
+        port = free_port()
+        server = start_gateway(home, key, port, database_url)
+        try:
+            return {driver: measure(driver, port, channels, target, server.pid, args) for driver in drivers}
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            shutil.rmtree(home, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -459,25 +491,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3, help="empty/notification round pairs per driver")
     parser.add_argument("--connections", type=int, default=16, help="wrk/raw: keep-alive connections")
     parser.add_argument("--client-threads", type=int, default=8, help="http.client: threads (connections)")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="operational stores to measure in this run: sqlite (the file under SMVUE_HOME) and/or "
+        "postgresql (a throwaway embedded server on this machine, over its Unix socket)",
+    )
     args = parser.parse_args(argv)
     drivers = args.drivers.split(",")
     if drivers == ["auto"]:
         drivers = ["wrk" if shutil.which("wrk") else "raw"]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
-    home = Path(tempfile.mkdtemp(prefix="smvue-gateway-bench-"))
-    key = TokenCipher.generate_key()
-    channels = seed(home, key, args.watches)
-    port = free_port()
-    server = start_gateway(home, key, port)
-    try:
-        results = {driver: measure(driver, port, channels, home, server.pid, args) for driver in drivers}
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(home, ignore_errors=True)
+    by_backend = {}
+    for backend in backends:
+        by_backend[backend] = run_backend(backend, drivers, args)
     report = {
         "benchmark": "gateway_throughput",
         "command": "python bench/gateway_throughput.py "
@@ -487,7 +515,9 @@ def main(argv: list[str] | None = None) -> dict:
         "rounds": args.rounds,
         "cpus": os.cpu_count(),
         "targets": {"ratio": ">= 0.90", "p99_ms": "<= 25", "lost": 0},
-        "drivers": results,
+        # `drivers`: the SQLite store (the embedded default); `postgresql`: the same on PostgreSQL.
+        "drivers": by_backend.get("sqlite", {}),
+        **({"postgresql": {"drivers": by_backend["postgresql"]}} if "postgresql" in by_backend else {}),
     }
     print(json.dumps(report, indent=2))
     return report

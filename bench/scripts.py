@@ -138,7 +138,10 @@ def gateway_throughput(args: argparse.Namespace, workdir: Path) -> dict:
     except NotAvailable as exc:
         return _unavailable(exc)
     figures = []
-    for name, d in found.get("drivers", {}).items():
+    # The SQLite store's drivers, then the same drivers on PostgreSQL (same run, same machine).
+    runs = [(name, d) for name, d in found.get("drivers", {}).items()]
+    runs += [(f"{name}, PostgreSQL", d) for name, d in found.get("postgresql", {}).get("drivers", {}).items()]
+    for name, d in runs:
         ack = d.get("ack_ms", {})
         p99 = ack.get("p99", ack.get("p99_worst_round"))
         cpu = d.get("server_cpu_us_per_request") or {}

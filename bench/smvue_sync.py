@@ -66,7 +66,7 @@ class SmvueHome:
             s = self.settings
             providers = calendar_providers(s)
             self._service = ConnectService(
-                OpStore(s.opstore_path), TokenCipher(s.secret_key()), providers, s.public_url
+                OpStore(s.opstore_target), TokenCipher(s.secret_key()), providers, s.public_url
             )
         return self._service
 

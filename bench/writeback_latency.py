@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         point_at_emulator(emulator.url)
         settings = Settings.from_env()
         admin = EmulatorAdminClient(emulator.url)
-        store = OpStore(settings.opstore_path)
+        store = OpStore(settings.opstore_target)
         roster = RosterRepository(store)
         connect = ConnectService(
             store, TokenCipher(settings.secret_key()), build_providers(settings), settings.public_url

@@ -62,9 +62,9 @@ def _status(args: argparse.Namespace) -> None:
     from smvue_core.settings import Settings
 
     settings = Settings.from_env()
-    if not settings.opstore_path.exists():
+    if settings.database_url is None and not settings.opstore_path.exists():
         raise CliError(f"no operational store at {settings.opstore_path} (nothing connected yet)")
-    repo = ConnectionRepository(OpStore(settings.opstore_path), TokenCipher(settings.secret_key()))
+    repo = ConnectionRepository(OpStore(settings.opstore_target), TokenCipher(settings.secret_key()))
     connections = repo.list()
     if not connections:
         print("no connections")
@@ -84,7 +84,7 @@ def _rotate_key(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     try:
         cipher = TokenCipher(settings.secret_key())
-        count = ConnectionRepository(OpStore(settings.opstore_path), cipher).rotate_secrets()
+        count = ConnectionRepository(OpStore(settings.opstore_target), cipher).rotate_secrets()
     except (ValueError, SecretDecryptError) as exc:
         raise CliError(str(exc)) from None
     print(f"re-encrypted {count} stored secrets under the first key of SMVUE_SECRET_KEY")

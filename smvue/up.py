@@ -22,7 +22,12 @@ from typing import IO
 
 import requests
 
-from smvue.instance import ensure_dagster_home
+from smvue.instance import (
+    DAGSTER_URL_VARIABLE,
+    dagster_database_url,
+    ensure_dagster_home,
+    prepare_dagster_schema,
+)
 from smvue_core.security.files import OWNER_ONLY_UMASK, open_private_append, private_dir
 from smvue_core.settings import Settings
 
@@ -96,6 +101,9 @@ def stack_environment(settings: Settings, options: StackOptions) -> dict[str, st
     env.setdefault("DO_NOT_TRACK", "1")
     if not os.environ.get("SMVUE_PUBLIC_URL"):
         env["SMVUE_PUBLIC_URL"] = f"http://{options.gateway_host}:{options.gateway_port}"
+    if settings.database_url:  # the gateway and the daemon against the given database
+        env["SMVUE_DATABASE_URL"] = settings.database_url
+        env[DAGSTER_URL_VARIABLE] = dagster_database_url(settings.database_url)
     return env
 
 
@@ -264,11 +272,16 @@ def group_alive(process: subprocess.Popen) -> bool:
     return False
 
 
-def prepare_dagster_storage(dagster_home: str) -> None:
-    """Create the instance's SQLite storage once, here: the daemon and the webserver starting
-    together on a fresh home would both stamp its schema (alembic then sees two heads)."""
+def prepare_dagster_storage(dagster_home: str, env: dict[str, str] | None = None) -> None:
+    """Create the instance's storage once, here: the daemon and the webserver starting together on
+    a fresh home would both stamp its schema (alembic then sees two heads). On PostgreSQL its
+    schema is created first, and this process reads the instance's URL as the children will."""
     import dagster as dg
 
+    env = env or {}
+    if env.get(DAGSTER_URL_VARIABLE):
+        prepare_dagster_schema(env["SMVUE_DATABASE_URL"])
+        os.environ[DAGSTER_URL_VARIABLE] = env[DAGSTER_URL_VARIABLE]
     with dg.DagsterInstance.from_config(dagster_home) as instance:
         instance.get_runs_count()
 
@@ -276,7 +289,7 @@ def prepare_dagster_storage(dagster_home: str) -> None:
 def build_stack(settings: Settings, options: StackOptions) -> Stack:
     env = stack_environment(settings, options)
     prepare_dbt_manifest()
-    prepare_dagster_storage(env["DAGSTER_HOME"])
+    prepare_dagster_storage(env["DAGSTER_HOME"], env)
     return Stack(stack_children(options), env, options.log_dir)
 
 

@@ -85,6 +85,9 @@ class Settings:
     ms_client_secret: str
     past_days: int = 90
     future_days: int = 30
+    # SMVUE_DATABASE_URL (postgresql://…): the operational store and Dagster's instance on
+    # PostgreSQL; unset, the store is the SQLite file under SMVUE_HOME.
+    database_url: str | None = field(default=None, repr=False)
     _secret_key: str | None = field(default=None, repr=False)
     _api_token: str | None = field(default=None, repr=False)
 
@@ -108,6 +111,7 @@ class Settings:
             ms_client_secret=env.get("SMVUE_MS_CLIENT_SECRET", "smvue-microsoft-dev-secret"),
             past_days=int(env.get("SMVUE_SYNC_PAST_DAYS", "90")),
             future_days=int(env.get("SMVUE_SYNC_FUTURE_DAYS", "30")),
+            database_url=_checked_database_url(env.get("SMVUE_DATABASE_URL") or None),
             _secret_key=env.get("SMVUE_SECRET_KEY") or None,
             # Checked here, so every command refuses a weak token at start, before serving anything.
             _api_token=_checked_api_token(env.get("SMVUE_API_TOKEN") or None, "SMVUE_API_TOKEN"),
@@ -120,6 +124,11 @@ class Settings:
     @property
     def opstore_path(self) -> Path:
         return self.home / "operational.sqlite"
+
+    @property
+    def opstore_target(self) -> str | Path:
+        """What `OpStore` opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.opstore_path
 
     @property
     def logs_dir(self) -> Path:
@@ -140,6 +149,14 @@ class Settings:
         path = self.home / "api.token"
         token = _ensure_secret_file(path, lambda: secrets.token_urlsafe(32))
         return _checked_api_token(token, str(path))
+
+
+def _checked_database_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "SMVUE_DATABASE_URL must be a postgresql:// URL (unset it to keep the SQLite store)"
+        )
+    return url
 
 
 def _with_slash(url: str) -> str:

@@ -54,6 +54,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session, started by the first test that needs it."""
+    from tests.pg import throwaway_server
+
+    with throwaway_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opstore_backend(request, tmp_path):
+    """Where the operational store lives: a SQLite file, or a fresh PostgreSQL database (a URL)."""
+    if request.param == "sqlite":
+        yield tmp_path / "operational.sqlite"
+        return
+    server = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def emulator():
     """One emulator for the session; tests keep apart by creating their own users."""
     with EmulatorServer() as server:

@@ -15,20 +15,23 @@ own write transaction, so a cached row is never older than the data that transac
 disconnect committed before a notice's transaction always rejects it. A Google channel's last
 accepted message number rides in the same cached row and is advanced in the transaction that
 queues the change, so a replayed number is refused however the notices are grouped.
+
+On PostgreSQL (SMVUE_DATABASE_URL) the group is one transaction on a connection of the intake's
+own; there is no `data_version`, so a cached watch row serves its own group only, and the queue
+rows go in last, under the queue's ordered-append lock (opstore/postgres.py), just before COMMIT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 
 from smvue_core.clock import now_iso
-from smvue_core.opstore.db import OpStore, bump_counters
+from smvue_core.opstore.db import OpStore, bump_counters, store_errors
 from smvue_core.opstore.notices import (
     advance_message_numbers,
     begin_group,
@@ -65,7 +68,7 @@ class _Writer(threading.local):
     counts not yet written (they ride along with a later transaction, at most a second later: one
     page fewer to write per commit; a crash may lose a second of these counts, never a queue row)."""
 
-    conn: sqlite3.Connection | None = None
+    conn: object | None = None
     cache: dict
     data_version: int | None = None
     accepted: Counter
@@ -80,6 +83,7 @@ class NotificationIntake:
     def __init__(self, store_path, *, busy_timeout_ms: int = 2000, cache_limit: int = 50_000) -> None:
         self._store = OpStore(store_path, busy_timeout_ms=busy_timeout_ms)
         self._checkpointer = OpStore(store_path)
+        self._store_errors = store_errors()
         self._cache_limit = cache_limit
         self._groups: dict[asyncio.AbstractEventLoop, _Group] = {}
         self._writer = _Writer()
@@ -124,7 +128,7 @@ class NotificationIntake:
         try:
             verdicts = self._commit(jobs)
         except Exception as exc:  # every waiting request gets an answer, whatever went wrong
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, self._store_errors):
                 log.error("change queue write failed (%s); %d requests answered 503", exc, len(jobs))
                 exc = IntakeUnavailable(str(exc))
             else:
@@ -137,7 +141,7 @@ class NotificationIntake:
             if not future.done():
                 future.set_result(result)
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self):
         writer = self._writer
         if writer.conn is None:
             writer.conn = open_intake_connection(self._store)
@@ -149,7 +153,7 @@ class NotificationIntake:
         begin_group(conn)
         try:
             version = data_version(conn)
-            if version != writer.data_version:
+            if version is None or version != writer.data_version:
                 writer.cache.clear()
                 writer.data_version = version
             rows, counters, results = [], Counter(), []
@@ -198,8 +202,6 @@ class NotificationIntake:
                         )
                     verdicts.append(verdict)
                 results.append(verdicts)
-            if rows:
-                insert_rows(conn, rows)
             if numbers:  # in the same transaction as the queue rows they let through
                 advance_message_numbers(conn, [(n, w) for w, n in numbers.items()])
             now = time.monotonic()
@@ -208,6 +210,8 @@ class NotificationIntake:
                 counters.update({f"webhook_accepted_{kind}": n for kind, n in accepted.items()})
             if counters:
                 bump_counters(conn, counters.items())
+            if rows:  # last before COMMIT: on PostgreSQL it holds the queue's ordered-append lock
+                insert_rows(self._store, conn, rows)
             commit_group(conn)
         except BaseException:
             rollback_group(conn)
@@ -218,7 +222,7 @@ class NotificationIntake:
             writer.counted_at = now
         return results
 
-    def _lookup(self, conn: sqlite3.Connection, watch_id: str) -> tuple | None:
+    def _lookup(self, conn, watch_id: str) -> tuple | None:
         cache = self._writer.cache
         row = cache.get(watch_id, _MISSING)
         if row is _MISSING:

@@ -8,9 +8,12 @@ classes on it (`connections`, `roster`, `webhooks`) turn requests into calls on 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +26,7 @@ from smvue_core.clock import Clock, now_utc
 from smvue_core.connect import ConnectError, ConnectService
 from smvue_core.opstore import OpStore
 from smvue_core.opstore.connections import Connection, ConnectionRepository
+from smvue_core.opstore.leases import Leases
 from smvue_core.opstore.meetings import IdempotencyKeys
 from smvue_core.opstore.queue import ChangeQueue
 from smvue_core.opstore.roster import RosterRepository
@@ -57,6 +61,10 @@ log = logging.getLogger(__name__)
 MAX_VALIDATION_TOKEN = 1024
 CALENDARS_SELECTED = "calendars_selected"  # the change-queue reason of a new calendar selection
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds; keys only need pruning now and then
+# Replicas on one store elect one to do the housekeeping (watch maintenance, pruning): the leader
+# renews this lease at every maintenance run, so it must outlast a maintenance interval or two.
+LEADER_LEASE = "gateway_housekeeping"
+LEADER_LEASE_INTERVALS = 3
 
 
 def build_providers(settings: Settings) -> dict[str, CalendarProvider]:
@@ -74,6 +82,11 @@ class GatewayServices:
     intake: NotificationIntake
     workers: WorkerRegistry
     api_token: str = field(repr=False)
+    # This process among the gateway's replicas (the holder named in the housekeeping lease).
+    replica_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    leader_ttl: timedelta = timedelta(minutes=3)
 
     @classmethod
     def build(
@@ -85,7 +98,7 @@ class GatewayServices:
         maintenance_interval: float = 60.0,
         watch_options: dict[str, Any] | None = None,
     ) -> GatewayServices:
-        store = OpStore(settings.opstore_path)
+        store = OpStore(settings.opstore_target)
         cipher = TokenCipher(settings.secret_key())
         providers = dict(providers) if providers is not None else build_providers(settings)
         watches = WatchManager(store, cipher, providers, settings, clock=clock, **(watch_options or {}))
@@ -97,14 +110,19 @@ class GatewayServices:
             providers=providers,
             watches=watches,
             connect=connect,
-            intake=NotificationIntake(settings.opstore_path),
+            intake=NotificationIntake(settings.opstore_target),
             workers=WorkerRegistry(clock),
             api_token=settings.api_token(),
         )
-        services.workers.every("watch_maintenance", maintenance_interval, services.maintain_watches)
+        services.leader_ttl = timedelta(seconds=max(maintenance_interval * LEADER_LEASE_INTERVALS, 30.0))
+        services.workers.every(
+            "watch_maintenance", maintenance_interval, services.as_leader(services.maintain_watches)
+        )
         # The intake never checkpoints on the event loop; this keeps the WAL short instead.
         services.workers.every("wal_checkpoint", 1.0, lambda _now: services.intake.checkpoint())
-        services.workers.every("housekeeping", HOUSEKEEPING_INTERVAL, services.housekeeping)
+        services.workers.every(
+            "housekeeping", HOUSEKEEPING_INTERVAL, services.as_leader(services.housekeeping)
+        )
         # A flood of rejections that stopped still gets its summary line.
         services.workers.every("rejection_log", 5.0, lambda _now: services.intake.rejections.flush())
         return services
@@ -131,6 +149,20 @@ class GatewayServices:
     def stop(self) -> None:
         self.workers.stop()
         self.intake.stop()
+        try:  # a clean stop hands the housekeeping over at once, not when the lease runs out
+            Leases(self.store).release(LEADER_LEASE, self.replica_id)
+        except Exception as exc:  # the store may be gone already; the lease then just expires
+            log.warning("could not release the housekeeping lease: %s", exc)
+
+    def as_leader(self, fn: Callable[[datetime], object]) -> Callable[[datetime], object]:
+        """`fn`, run only by the replica holding the housekeeping lease (taken or renewed first)."""
+
+        def run(now: datetime) -> object:
+            if not Leases(self.store).hold(LEADER_LEASE, self.replica_id, now, self.leader_ttl):
+                return None
+            return fn(now)
+
+        return run
 
     def maintain_watches(self, now: datetime) -> None:
         """The `watch_maintenance` worker: pending stops, then finished disconnects."""

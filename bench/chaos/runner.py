@@ -21,7 +21,7 @@ from bench.common import RESULTS, machine, write
 
 
 def scenarios():
-    from bench.chaos import forged, notifications, snapshot, sync_chaos, writeback_chaos
+    from bench.chaos import forged, notifications, replicas, snapshot, sync_chaos, writeback_chaos
 
     return {
         "kill_sync": ("kill -9 at random points of sync", sync_chaos.kill_sync),
@@ -36,6 +36,10 @@ def scenarios():
         ),
         "forged": ("forged and fuzzed gateway input", forged.forged),
         "snapshot": ("readers on the published snapshot through pipeline writes", snapshot.snapshot),
+        "replicas": (
+            "two gateway replicas on PostgreSQL, one kill -9'd mid-burst of genuine notifications",
+            replicas.replicas,
+        ),
     }
 
 

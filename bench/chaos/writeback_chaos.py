@@ -65,7 +65,7 @@ class WritebackWorld:
                 rep_id, m.manager_id, "Riley Rep", f"{rep_id}@bench-reps.example", "2025-01-06"
             )
             self.reps[m.manager_id] = rep_id
-        self.store = OpStore(self.home.settings.opstore_path)
+        self.store = OpStore(self.home.settings.opstore_target)
         self.service = MeetingService(self.store, self.home.settings.published_path)
         self.meetings = MeetingRepository(self.store)
         self.ids: list[str] = []

@@ -104,7 +104,7 @@ class LiveStack:
             "microsoft": resources["outlook_calendar"].client(),
         }
         manager = WatchManager(
-            OpStore(self.settings.opstore_path),
+            OpStore(self.settings.opstore_target),
             TokenCipher(self.settings.secret_key()),
             providers,
             self.settings,
@@ -117,7 +117,7 @@ class LiveStack:
 
     def idle(self) -> bool:
         """Nothing queued and no Dagster run in flight."""
-        if ChangeQueue(OpStore(self.settings.opstore_path)).depth():
+        if ChangeQueue(OpStore(self.settings.opstore_target)).depth():
             return False
         return runs_in_flight(self.settings) == 0
 

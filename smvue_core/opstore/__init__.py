@@ -1,4 +1,5 @@
-"""The operational store (SQLite, WAL): what the gateway and the pipeline share outside the warehouse.
+"""The operational store (SQLite WAL, or PostgreSQL with SMVUE_DATABASE_URL): what the gateway and
+the pipeline share outside the warehouse.
 
 Connections and their encrypted tokens, calendars, channels, roster, meetings, outbox, the change
 queue. Only short transactions; every value is bound as a parameter.

@@ -217,7 +217,7 @@ class ConnectionRepository:
             cur = conn.execute(
                 """UPDATE connections SET secret = NULL, updated_at = ?,
                        revoke_state = coalesce(?, revoke_state), revoke_error = ?,
-                       last_error = CASE WHEN ? IS NOT NULL THEN ?
+                       last_error = CASE WHEN CAST(? AS TEXT) IS NOT NULL THEN ?
                                          WHEN revoke_state = 'pending' THEN NULL ELSE last_error END
                    WHERE connection_id = ? AND status = 'disconnected' AND secret IS NOT NULL""",
                 (now_iso(), revoke_state, revoke_error, note, note, connection_id),
@@ -331,7 +331,7 @@ class ConnectionRepository:
     def select_calendars(self, connection_id: str, calendar_ids: set[str]) -> None:
         with self.store.transaction() as conn:
             conn.execute(
-                "UPDATE calendars SET is_selected = (calendar_id IN (SELECT value FROM json_each(?))) "
+                "UPDATE calendars SET is_selected = CASE WHEN calendar_id IN (SELECT value FROM json_each(?)) THEN 1 ELSE 0 END "
                 "WHERE connection_id = ?",
                 (_json_list(calendar_ids), connection_id),
             )

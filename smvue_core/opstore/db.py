@@ -1,4 +1,6 @@
-"""Opening the operational store: SQLite in WAL mode, one connection per thread, short transactions."""
+"""Opening the operational store: SQLite in WAL mode (one connection per thread) by default, or
+PostgreSQL when given a `postgresql://` URL (SMVUE_DATABASE_URL; opstore/postgres.py). Short
+transactions either way; the repositories see the same connection-shaped object on both."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
+from smvue_core.opstore import migrations
+from smvue_core.opstore.dialect import POSTGRES, SQLITE
 from smvue_core.security.files import PRIVATE_FILE_MODE, private_dir
 
+# `counters.value`, not `value`: PostgreSQL reads a bare name in DO UPDATE as ambiguous.
 _BUMP_COUNTER_SQL = (
     "INSERT INTO counters(name, value) VALUES (?, ?) "
-    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value"
+    "ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value"
 )
 
 
@@ -24,35 +28,68 @@ def bump_counters(conn: sqlite3.Connection, counts: Iterable[tuple[str, int]]) -
     conn.executemany(_BUMP_COUNTER_SQL, counts)
 
 
-# Columns added after a table first shipped: CREATE TABLE IF NOT EXISTS leaves older files without
-# them, so they are added here (table, column, type).
-ADDED_COLUMNS = (
-    ("meetings", "calendar_updated_at", "TEXT"),
-    ("outbox", "lease_owner", "TEXT"),
-    ("outbox", "lease_until", "TEXT"),
-    ("connections", "revoke_state", "TEXT"),
-    ("connections", "revoke_attempts", "INTEGER NOT NULL DEFAULT 0"),
-    ("connections", "revoke_error", "TEXT"),
-    ("watches", "tenant_id", "TEXT"),
-    ("watches", "owner_id", "TEXT"),
-    ("watches", "last_message_number", "INTEGER"),
-    ("connections", "account_subject", "TEXT"),
-    ("oauth_states", "browser_sha256", "TEXT"),
-)
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a failed store call raises, whichever backend (the intake answers these 503)."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite needs none of it
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+def is_database_url(target) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 class OpStore:
-    """A handle on the SQLite file; cheap to create, safe to share between threads."""
+    """A handle on the store (a SQLite file, or a PostgreSQL URL); cheap to create, safe to share
+    between threads. On PostgreSQL every handle on one URL shares the process's pool."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000) -> None:
-        self.path = Path(path)
+    def __init__(self, target: str | Path, busy_timeout_ms: int = 10_000) -> None:
+        self.url: str | None = str(target) if is_database_url(str(target)) else None
+        self.path = None if self.url else Path(target)
+        self.dialect = POSTGRES if self.url else SQLITE
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._migrated = False
         self._owner_only = False
         self._migrate_lock = threading.Lock()
+        self._pg = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+    @property
+    def target(self) -> str:
+        """What another process opens to reach the same store (a path or a URL)."""
+        return self.url or str(self.path)
+
+    def _backend(self):
+        """The PostgreSQL pool (its schema migrated once per process)."""
+        if self._pg is None:
+            from smvue_core.opstore.postgres import backend_for
+
+            backend = backend_for(self.url)
+            with backend.migrate_lock:
+                if not backend.migrated:
+                    with backend.pool.connection() as raw:
+                        migrations.migrate_postgres(raw)
+                    backend.migrated = True
+            self._pg = backend
+        return self._pg
+
+    def dedicated_connection(self):
+        """A connection of the caller's own, kept for its lifetime (the notification intake's)."""
+        if self.is_postgres:
+            return self._backend().dedicated()
+        return self.connection()
 
     def connection(self) -> sqlite3.Connection:
+        if self.is_postgres:
+            from smvue_core.opstore.postgres import PgSession
+
+            return PgSession(self._backend())  # type: ignore[return-value]
         conn = getattr(self._local, "conn", None)
         if conn is None:
             self._make_owner_only()
@@ -72,16 +109,7 @@ class OpStore:
             return
         with self._migrate_lock:
             if not self._migrated:
-                schema = resources.files("smvue_core.opstore").joinpath("schema.sql").read_text()
-                conn.executescript(schema)
-                for table, column, kind in ADDED_COLUMNS:
-                    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                    if column not in present:
-                        try:
-                            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                        except sqlite3.OperationalError as exc:  # another process added it first
-                            if "duplicate column" not in str(exc):
-                                raise
+                migrations.migrate_sqlite(conn)
                 self._migrated = True
 
     def _make_owner_only(self) -> None:
@@ -103,8 +131,15 @@ class OpStore:
             self._owner_only = True
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (BEGIN IMMEDIATE), so it never deadlocks on upgrade."""
+    def transaction(self, serial: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front (BEGIN IMMEDIATE), so it never deadlocks on upgrade.
+
+        On PostgreSQL a `serial` one is likewise the only writer of its kind at a time (an advisory
+        lock); `serial=False` is for claims that lock their rows themselves (`dialect.skip_locked`)."""
+        if self.is_postgres:
+            with self._backend().transaction(serial) as conn:
+                yield conn  # type: ignore[misc]
+            return
         conn = self.connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -124,8 +159,19 @@ class OpStore:
     def bump_counter(self, name: str, by: int = 1) -> None:
         self.connection().execute(_BUMP_COUNTER_SQL, (name, by))
 
+    def columns(self, table: str) -> set[str]:
+        """The columns `table` has (its name comes from code, never from input)."""
+        if self.is_postgres:
+            from smvue_core.opstore.postgres import table_columns
+
+            return table_columns(self.connection(), table)
+        return {row[1] for row in self.connection().execute(f"PRAGMA table_info({table})")}
+
     def checkpoint(self) -> None:
-        """Copy the WAL into the database (PASSIVE: never blocks writers or readers)."""
+        """Copy the WAL into the database (PASSIVE: never blocks writers or readers). PostgreSQL
+        checkpoints by itself."""
+        if self.is_postgres:
+            return
         self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def check_writable(self) -> None:
@@ -134,6 +180,11 @@ class OpStore:
         connection is not read-only, and the file and its folder (for -wal/-shm) are writable."""
         conn = self.connection()
         conn.execute("SELECT 1 FROM counters LIMIT 1").fetchall()
+        if self.is_postgres:
+            read_only = conn.execute("SELECT current_setting('transaction_read_only')").fetchone()[0]
+            if read_only == "on" or conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                raise PermissionError("the database takes no writes (read-only or a standby)")
+            return
         if conn.execute("PRAGMA query_only").fetchone()[0]:
             raise sqlite3.OperationalError("the connection is read-only")
         for path in (self.path, self.path.parent):
@@ -144,6 +195,7 @@ class OpStore:
         return {row["name"]: row["value"] for row in self.query("SELECT name, value FROM counters")}
 
     def close(self) -> None:
+        """This thread's SQLite connection (a PostgreSQL pool lives as long as the process)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -179,7 +179,7 @@ class MeetingRepository:
         conn.execute(
             """UPDATE meetings SET
                    provider_event_id = coalesce(?, provider_event_id),
-                   calendar_updated_at = CASE WHEN ? IS NOT NULL
+                   calendar_updated_at = CASE WHEN CAST(? AS TEXT) IS NOT NULL
                        AND (calendar_updated_at IS NULL OR calendar_updated_at < ?) THEN ? ELSE calendar_updated_at END,
                    writeback_state = CASE WHEN version = ? THEN 'synced' ELSE writeback_state END,
                    writeback_error = CASE WHEN version = ? THEN NULL ELSE writeback_error END,
@@ -234,7 +234,7 @@ class MeetingRepository:
                 (
                     iso_utc(start_at) if start_at else None,
                     iso_utc(end_at) if end_at else None,
-                    int(cancelled),
+                    bool(cancelled),
                     iso_utc(calendar_updated_at) if calendar_updated_at else None,
                     iso_utc(now),
                     meeting_id,

@@ -2,7 +2,7 @@
 
 The warehouse side (smvue_core/warehouse/mirrors.py) names the tables and columns it copies; this
 module reads them. Names are checked against the store's own schema before they reach SQL (they
-are identifiers, which SQLite cannot bind), and credentials and secret digests never leave.
+are identifiers, which no database binds), and credentials and secret digests never leave.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class MirrorReader:
         """Every row of `table`, as tuples of `columns` in that order."""
         if table not in MIRRORABLE_TABLES:
             raise ValueError(f"table: {table!r} is not copied out of the operational store")
-        present = {row[1] for row in self.store.connection().execute(f"PRAGMA table_info({table})")}
+        present = self.store.columns(table)
         for column in columns:
             if column not in present:
                 raise ValueError(f"column: {table} has no column {column!r}")

@@ -26,21 +26,27 @@ _ADVANCE_SQL = """UPDATE watches SET last_message_number = ?1
 def open_intake_connection(store: OpStore) -> sqlite3.Connection:
     """This thread's connection, for the intake alone: plain tuples, and WAL checkpoints left to the
     maintenance thread (`OpStore.checkpoint`, every second), since copying the WAL must not stall the
-    event loop. The far-off automatic one is only a backstop for an app run without its workers."""
-    conn = store.connection()
+    event loop. The far-off automatic one is only a backstop for an app run without its workers.
+    On PostgreSQL a connection of its own, outside the pool, for as long as the intake lives."""
+    conn = store.dedicated_connection()
     conn.row_factory = None
-    conn.execute("PRAGMA wal_autocheckpoint = 20000")
+    if not store.is_postgres:
+        conn.execute("PRAGMA wal_autocheckpoint = 20000")
     return conn
 
 
 def begin_group(conn: sqlite3.Connection) -> None:
-    """The group's write transaction, taken up front (BEGIN IMMEDIATE: it never deadlocks on upgrade)."""
+    """The group's write transaction, taken up front (BEGIN IMMEDIATE: it never deadlocks on upgrade;
+    BEGIN on PostgreSQL, where the group's rows are row-locked and the queue append ordered)."""
     conn.execute("BEGIN IMMEDIATE")
 
 
-def data_version(conn: sqlite3.Connection) -> int:
+def data_version(conn: sqlite3.Connection) -> int | None:
     """Changes whenever another connection commits: read inside the group's transaction, it says
-    whether rows cached from an earlier one may still be used."""
+    whether rows cached from an earlier one may still be used. None on PostgreSQL, which has no
+    such number: a cached row is then good for its own group only."""
+    if not isinstance(conn, sqlite3.Connection):
+        return None
     return conn.execute("PRAGMA data_version").fetchone()[0]
 
 

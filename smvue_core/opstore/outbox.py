@@ -74,10 +74,10 @@ class Outbox:
         cur = conn.execute(
             """INSERT INTO outbox (meeting_id, action, meeting_version, state, attempts, next_attempt_at,
                    created_at, updated_at)
-               VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)""",
+               VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING outbox_id""",
             (meeting_id, action, version, stamp, stamp, stamp),
         )
-        return int(cur.lastrowid)
+        return int(cur.fetchone()[0])
 
     @staticmethod
     def has_pending(conn: sqlite3.Connection, meeting_id: str) -> bool:
@@ -101,7 +101,9 @@ class Outbox:
             "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1", (stamp,)
         ):
             return claims
-        with self.store.transaction() as conn:
+        # The rows are locked by the claim itself, not by the single-writer transaction: on
+        # PostgreSQL, workers of other replicas skip the rows one is claiming (SKIP LOCKED).
+        with self.store.transaction(serial=False) as conn:
             rows = conn.execute(
                 """SELECT o.* FROM outbox o
                    WHERE o.state = 'pending' AND o.next_attempt_at <= :now
@@ -111,7 +113,8 @@ class Outbox:
                          WHERE x.meeting_id = o.meeting_id AND x.outbox_id <> o.outbox_id
                            AND x.lease_until > :now)
                    ORDER BY o.next_attempt_at, o.outbox_id
-                   LIMIT :limit""",
+                   LIMIT :limit"""
+                + self.store.dialect.skip_locked,
                 {"now": stamp, "limit": limit},
             ).fetchall()
             for row in rows:
@@ -182,7 +185,7 @@ class Outbox:
     def next_due(self) -> datetime | None:
         """When the earliest pending row becomes due (or its lease lapses): how long a worker may sleep."""
         row = self.store.query_one(
-            """SELECT min(max(next_attempt_at, coalesce(lease_until, ''))) AS due
+            """SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) AS due
                FROM outbox WHERE state = 'pending'"""
         )
         return parse_utc(row["due"]) if row and row["due"] else None

@@ -19,9 +19,22 @@ from smvue_core.opstore.db import OpStore
 INSERT_SQL = "INSERT INTO change_queue (connection_id, calendar_id, reason, full_sync, received_at) VALUES (?, ?, ?, ?, ?)"
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, int, str]]) -> None:
-    """Append rows inside the caller's transaction (the gateway's intake batches its own)."""
+def insert_rows(
+    store: OpStore, conn: sqlite3.Connection, rows: Sequence[tuple[str, str | None, str, int, str]]
+) -> None:
+    """Append rows inside the caller's transaction (the gateway's intake batches its own), as its
+    last step before COMMIT: on PostgreSQL the ordered-append lock is held from here to the COMMIT."""
+    _before_append(store, conn)
     conn.executemany(INSERT_SQL, rows)
+
+
+def _before_append(store: OpStore, conn) -> None:
+    """The queue is read past a cursor, by id: ids must become visible in the order they were drawn.
+    SQLite's single writer gives that; on PostgreSQL appenders take turns (opstore/postgres.py)."""
+    if store.is_postgres:
+        from smvue_core.opstore.postgres import lock_queue_append
+
+        lock_queue_append(conn)
 
 
 @dataclass(frozen=True)
@@ -56,18 +69,25 @@ class ChangeQueue:
     def enqueue(
         self, connection_id: str, calendar_id: str | None, reason: str, full_sync: bool = False
     ) -> int:
-        conn = self.store.connection()
-        cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full_sync), now_iso()))
-        return int(cur.lastrowid)
+        with self.store.transaction(serial=False) as conn:
+            _before_append(self.store, conn)
+            cur = conn.execute(
+                INSERT_SQL + " RETURNING queue_id",
+                (connection_id, calendar_id, reason, int(full_sync), now_iso()),
+            )
+            return int(cur.fetchone()[0])
 
     def enqueue_many(self, items: Iterable[tuple[str, str | None, str, bool]]) -> list[int]:
         """One transaction for a batch (a Graph POST carries several notifications)."""
         now = now_iso()
         ids = []
-        with self.store.transaction() as conn:
+        with self.store.transaction(serial=False) as conn:
+            _before_append(self.store, conn)
             for connection_id, calendar_id, reason, full in items:
-                cur = conn.execute(INSERT_SQL, (connection_id, calendar_id, reason, int(full), now))
-                ids.append(int(cur.lastrowid))
+                cur = conn.execute(
+                    INSERT_SQL + " RETURNING queue_id", (connection_id, calendar_id, reason, int(full), now)
+                )
+                ids.append(int(cur.fetchone()[0]))
         return ids
 
     def pending(self, after_id: int = 0, limit: int = 100_000) -> list[QueuedChange]:

@@ -22,8 +22,6 @@ from smvue_core.clock import iso_utc, now_utc, parse_utc
 from smvue_core.opstore.db import OpStore
 
 OPEN_STATES = ("scheduled", "failed")
-# Columns added after the first release of the table; older stores get them on first use.
-LATER_COLUMNS = {"state_reason": "TEXT", "payload": "TEXT", "lease_owner": "TEXT", "lease_until": "TEXT"}
 MAX_LEAD_MINUTES = 20160  # two weeks: the sync window looks 30 days ahead
 
 
@@ -86,19 +84,6 @@ class DueSummary:
 class ReminderRepository:
     def __init__(self, store: OpStore) -> None:
         self.store = store
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        conn = self.store.connection()
-        present = {row["name"] for row in conn.execute("PRAGMA table_info(prep_reminders)")}
-        missing = {name: kind for name, kind in LATER_COLUMNS.items() if name not in present}
-        if missing:
-            with self.store.transaction() as tx:
-                present = {row["name"] for row in tx.execute("PRAGMA table_info(prep_reminders)")}
-                for name, kind in missing.items():
-                    if name not in present:  # another process may have added it meanwhile
-                        # Names and types come from LATER_COLUMNS above, never from input.
-                        tx.execute(f"ALTER TABLE prep_reminders ADD COLUMN {name} {kind}")
 
     # --- lead times -------------------------------------------------------------------------
     def set_lead_time(self, manager_id: str, minutes: int, now: datetime | None = None) -> None:
@@ -216,7 +201,7 @@ class ReminderRepository:
                 "start": iso_utc(meeting_start_at),
                 "remind": iso_utc(remind_at),
                 "payload": payload,
-                "reset": int(reset),
+                "reset": bool(reset),
                 "now": iso_utc(now),
                 "id": reminder_id,
             },
@@ -229,7 +214,7 @@ class ReminderRepository:
     ) -> None:
         conn.execute(
             f"""UPDATE prep_reminders SET payload = :payload, updated_at = :now
-                WHERE reminder_id = :id AND state = 'scheduled' AND payload IS NOT :payload AND {_NOT_LEASED}""",
+                WHERE reminder_id = :id AND state = 'scheduled' AND payload IS DISTINCT FROM :payload AND {_NOT_LEASED}""",
             {"payload": payload, "now": iso_utc(now), "id": reminder_id},
         )
 
@@ -246,9 +231,12 @@ class ReminderRepository:
     def claim_due(self, now: datetime, owner: str, lease: timedelta, limit: int = 50) -> list[Reminder]:
         """Take up to `limit` due reminders for `owner` until now + lease, in one transaction."""
         stamp = iso_utc(now)
-        with self.store.transaction() as tx:
+        # Not the single-writer transaction: the due rows are locked by the claim itself (on
+        # PostgreSQL, rows another sender is claiming right now are skipped, not waited for).
+        with self.store.transaction(serial=False) as tx:
             rows = tx.execute(
-                f"SELECT reminder_id FROM prep_reminders WHERE {_DUE} ORDER BY remind_at LIMIT :limit",
+                f"SELECT reminder_id FROM prep_reminders WHERE {_DUE} ORDER BY remind_at LIMIT :limit"
+                + self.store.dialect.skip_locked,
                 {"now": stamp, "limit": limit},
             ).fetchall()
             ids = [row["reminder_id"] for row in rows]
@@ -282,7 +270,7 @@ class ReminderRepository:
         with self.store.transaction() as tx:
             cursor = tx.execute(
                 """UPDATE prep_reminders SET
-                       state = CASE WHEN :retry IS NULL THEN 'failed' ELSE state END,
+                       state = CASE WHEN CAST(:retry AS TEXT) IS NULL THEN 'failed' ELSE state END,
                        next_attempt_at = :retry, last_error = :error,
                        lease_owner = NULL, lease_until = NULL, updated_at = :now
                    WHERE reminder_id = :id AND state = 'scheduled' AND lease_owner = :owner""",
@@ -301,7 +289,7 @@ class ReminderRepository:
         with self.store.transaction() as tx:
             tx.execute(
                 """UPDATE prep_reminders SET lease_owner = NULL, lease_until = NULL,
-                       attempts = max(attempts - 1, 0), updated_at = ?
+                       attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?
                    WHERE reminder_id = ? AND lease_owner = ? AND state = 'scheduled'""",
                 (iso_utc(now), reminder_id, owner),
             )

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"writeback: {exc}", file=sys.stderr)
         return 2
     worker = WritebackWorker(
-        OpStore(settings.opstore_path),
+        OpStore(settings.opstore_target),
         TokenCipher(key),
         writeback_providers(settings),
         config=WorkerConfig(lease_seconds=args.lease_seconds, max_attempts=args.max_attempts),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dagster as dg
+
 from smvue_core.settings import Settings
 from smvue_pipeline.resources.calendars import calendar_resources
 from smvue_pipeline.resources.opstore import OperationalStoreResource
@@ -20,6 +22,9 @@ def build_resources(
             published_path=str(settings.published_path),
             encryption_key=env_secret("SMVUE_WAREHOUSE_KEY", None) if settings.warehouse_key else None,
         ),
-        "opstore": OperationalStoreResource(path=str(settings.opstore_path)),
+        # A database URL may carry a password: the UI shows it by its variable's name only.
+        "opstore": OperationalStoreResource(
+            path=dg.EnvVar("SMVUE_DATABASE_URL") if settings.database_url else str(settings.opstore_path)
+        ),
         **calendar_resources(settings, google=google, microsoft=microsoft),
     }

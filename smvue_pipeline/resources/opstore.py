@@ -16,9 +16,10 @@ from smvue_core.settings import Settings
 
 
 class OperationalStoreResource(dg.ConfigurableResource):
-    """SQLite (WAL) shared with the gateway; secrets in it are encrypted with SMVUE_SECRET_KEY."""
+    """The store shared with the gateway (SQLite WAL, or PostgreSQL); secrets in it are encrypted
+    with SMVUE_SECRET_KEY."""
 
-    path: str = Field(description="the operational store's SQLite file")
+    path: str = Field(description="the operational store's SQLite file, or its postgresql:// URL")
 
     @cached_property
     def store(self) -> OpStore:

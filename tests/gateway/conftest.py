@@ -221,20 +221,30 @@ class Gateway:
         assert worker.kick_and_wait(timeout=scaled(30)), "watch_maintenance did not run"
 
 
-@pytest.fixture(scope="session")
-def gateway_settings(emulator, tmp_path_factory) -> Settings:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def gateway_settings(request, emulator, tmp_path_factory) -> Iterator[Settings]:
+    """The gateway's settings, once per backend of the operational store: every test on the
+    session gateway runs on SQLite and again on PostgreSQL."""
     home = tmp_path_factory.mktemp("gateway-home")
-    return Settings.from_env(emulator_env(emulator.url, home))
+    env = emulator_env(emulator.url, home)
+    if request.param == "sqlite":
+        yield Settings.from_env(env)
+        return
+    with request.getfixturevalue("postgres_server").database() as url:
+        yield Settings.from_env({**env, "SMVUE_DATABASE_URL": url})
 
 
 @contextmanager
-def serve_gateway(emulator, base: Settings, **app_options) -> Iterator[Gateway]:
-    """A real gateway (uvicorn on loopback) on `base`, its public URL its own, fast provider
-    clients, maintenance left to the tests to kick; `app_options` go to create_app."""
+def serve_gateway(
+    emulator, base: Settings, public_url: str | None = None, **app_options
+) -> Iterator[Gateway]:
+    """A real gateway (uvicorn on loopback) on `base`, its public URL its own (or `public_url`: the
+    address a load balancer gives a set of replicas), fast provider clients, maintenance left to
+    the tests to kick; `app_options` go to create_app."""
     secrets = SecretLog()
 
     def build(url: str):
-        settings = replace(base, public_url=url)
+        settings = replace(base, public_url=public_url or url)
         return create_app(
             settings,
             providers=fast_providers(settings),
@@ -251,6 +261,7 @@ def serve_gateway(emulator, base: Settings, **app_options) -> Iterator[Gateway]:
 def gateway(emulator, gateway_settings) -> Gateway:
     """One gateway for the session; tests keep apart through their own emulator users."""
     with serve_gateway(emulator, gateway_settings) as served:
+        assert served.services.store.is_postgres == (gateway_settings.database_url is not None)
         yield served
 
 

@@ -3,7 +3,8 @@
 A manager connects through the gateway's /oauth routes; the initial import, and then a change the
 user makes in their calendar, reach the published snapshot with no manual trigger: provider
 notification → gateway → change queue → change_queue_sensor → sync_calendars_job run (the hot-path
-location), and cadence_sensor's cadence_job run (the cadence location) follows it.
+location), and cadence_sensor's cadence_job run (the cadence location) follows it. Once with the
+embedded SQLite store and Dagster instance, once with both on PostgreSQL (SMVUE_DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -101,15 +102,40 @@ STOPPED = 60 + 15  # SIGTERM → exit 0, then the last children gone
 TEST_BUDGET = GATEWAY_UP + CONNECT + INITIAL_IMPORT + CHANGE_VISIBLE + CADENCE_FOLLOWS + STOPPED + 30
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """None: the embedded SQLite store; else a fresh PostgreSQL database for store and instance."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with request.getfixturevalue("postgres_server").database() as url:
+        yield url
+
+
+def _postgres_counts(url: str) -> tuple[int, int]:
+    """(connections in the store, runs in Dagster's schema) on the PostgreSQL server."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        connections = conn.execute("SELECT count(*) FROM public.connections").fetchone()[0]
+        runs = conn.execute("SELECT count(*) FROM dagster.runs").fetchone()[0]
+    return connections, runs
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(TEST_BUDGET)
-def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger(emulator, tmp_path):
+def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger(
+    emulator, tmp_path, database_url
+):
     home = tmp_path / "smvue-home"
     port = free_port()
     gateway = f"http://127.0.0.1:{port}"
     env = {**os.environ, **emulator_env(emulator.url, home), "SMVUE_PUBLIC_URL": gateway}
     for name in ("DAGSTER_HOME", "SMVUE_WAREHOUSE", "SMVUE_PUBLISHED", "SMVUE_WAREHOUSE_KEY"):
         env.pop(name, None)
+    env.pop("SMVUE_DATABASE_URL", None)
+    if database_url:
+        env["SMVUE_DATABASE_URL"] = database_url
     log = tmp_path / "smvue-up.log"
     with open(log, "wb") as out:
         up = processes.spawn(
@@ -178,6 +204,12 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
             log,
         )
         print(f"change visible in the published snapshot after {time.monotonic() - changed_at:.1f} s")
+        if database_url:  # the store and the instance were PostgreSQL's, not files in the home
+            connections, runs = _postgres_counts(database_url)
+            assert connections == 1 and runs >= 2, (connections, runs)
+            assert not (home / "operational.sqlite").exists()
+            # (compute logs stay files; the SQLite run, event and schedule databases are not made)
+            assert not list((home / "dagster").rglob("*.db"))
 
         # The cadence lane follows every hot-path success, coalesced: a cadence_job run succeeds
         # after the last hot-path run, and there are never more cadence runs than hot-path ones.
