@@ -73,14 +73,21 @@ class Published:
 class DagsterRuns:
     """The daemon's run records, read from its instance as the UI would."""
 
-    def __init__(self, dagster_home: Path) -> None:
+    def __init__(self, dagster_home: Path, database_url: str | None = None) -> None:
         self.dagster_home = dagster_home
+        self.database_url = database_url
 
     def of(self, job_name: str) -> list:
         import dagster as dg
 
-        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
-            return instance.get_run_records(dg.RunsFilter(job_name=job_name))
+        from smvue.instance import DAGSTER_URL_VARIABLE, dagster_database_url
+
+        # On PostgreSQL the instance's dagster.yaml names the variable `smvue up` sets for its children.
+        with pytest.MonkeyPatch.context() as patch:
+            if self.database_url:
+                patch.setenv(DAGSTER_URL_VARIABLE, dagster_database_url(self.database_url))
+            with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+                return instance.get_run_records(dg.RunsFilter(job_name=job_name))
 
     def cadence_followed_the_last_hot_path_run(self) -> bool:
         import dagster as dg
@@ -213,7 +220,7 @@ def test_a_calendar_change_reaches_raw_through_the_daemon_with_no_manual_trigger
 
         # The cadence lane follows every hot-path success, coalesced: a cadence_job run succeeds
         # after the last hot-path run, and there are never more cadence runs than hot-path ones.
-        runs = DagsterRuns(home / "dagster")
+        runs = DagsterRuns(home / "dagster", database_url)
         wait_while_up(
             runs.cadence_followed_the_last_hot_path_run,
             CADENCE_FOLLOWS,
